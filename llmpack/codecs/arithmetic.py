@@ -1,0 +1,265 @@
+"""`arithmetic` mode: the model's next-token probabilities drive a range coder.
+
+Encode: normalise newlines (if reversible) -> cut into segments -> tokenize each
+exactly -> step all segments of a batch in lockstep through the model, range-coding
+each row's token under its row's distribution -> per segment keep the smallest of
+model / zstd / raw. Decode replays the identical lockstep computation.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import ArithmeticConfig
+from ..container import Header, Reader, Writer, crc32
+from ..errors import FormatError, IntegrityError
+from .. import rangecoder, segments as seg
+from .base import Codec, Context, Encoded
+from .zstd import zstd_compress, zstd_decompress
+
+# Segment storage methods (params table).
+MODEL, ZSTD, RAW = 0, 1, 2
+METHOD_NAMES = {MODEL: "model", ZSTD: "zstd", RAW: "raw"}
+DTYPES = {0: "float32", 1: "bfloat16"}
+DTYPE_CODES = {v: k for k, v in DTYPES.items()}
+FLAG_CRLF = 0x01  # input had CRLF line ends only; the coded text has LF
+
+
+@dataclass
+class Segment:
+    method: int
+    n_bytes: int
+    n_tokens: int  # model-coded tokens (0 for zstd/raw)
+    payload: bytes
+    crc: int
+
+
+@dataclass
+class Params:
+    flags: int
+    dtype: str
+    threads: int
+    rows: int
+    start_id: int
+    precision: int
+    env: str
+    segments: list[Segment]
+
+    def pack(self) -> bytes:
+        w = Writer().u8(self.flags).u8(DTYPE_CODES[self.dtype]).u8(self.threads)
+        w.varint(self.rows).varint(self.start_id).u8(self.precision).text(self.env)
+        w.varint(len(self.segments))
+        for s in self.segments:
+            w.u8(s.method).varint(s.n_bytes).varint(s.n_tokens).varint(len(s.payload)).u32(s.crc)
+        return w.getvalue()
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> tuple["Params", list[int]]:
+        """Params, plus each segment's payload length (payloads are filled in later)."""
+        r = Reader(raw, "arithmetic header")
+        flags, dtype_code, threads = r.u8(), r.u8(), r.u8()
+        if dtype_code not in DTYPES:
+            raise FormatError(f"unknown dtype code {dtype_code}")
+        rows, start_id, precision, env = r.varint(), r.varint(), r.u8(), r.text()
+        count = r.varint()
+        if count > len(raw):  # each entry takes several bytes: a bigger count is corrupt
+            raise FormatError("corrupt arithmetic header: segment count")
+        segs, lengths = [], []
+        for _ in range(count):
+            method, n_bytes, n_tokens, length, crc = r.u8(), r.varint(), r.varint(), r.varint(), r.u32()
+            if method not in METHOD_NAMES:
+                raise FormatError(f"unknown segment method {method}")
+            segs.append(Segment(method, n_bytes, n_tokens, b"", crc))
+            lengths.append(length)
+        if not r.at_end() or rows < 1 or threads < 1:
+            raise FormatError("corrupt arithmetic header")
+        return cls(flags, DTYPES[dtype_code], threads, rows, start_id, precision, env, segs), lengths
+
+
+def _environment() -> str:
+    import torch
+    import transformers
+
+    return f"torch {torch.__version__}/transformers {transformers.__version__}"
+
+
+@contextmanager
+def _threads(n: int):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _normalize(data: bytes) -> tuple[bytes, int]:
+    """CRLF -> LF when every LF is part of a CRLF (so LF -> CRLF restores the input)."""
+    if b"\r\n" in data and data.count(b"\n") == data.count(b"\r\n"):
+        return data.replace(b"\r\n", b"\n"), FLAG_CRLF
+    return data, 0
+
+
+def _denormalize(data: bytes, flags: int) -> bytes:
+    return data.replace(b"\n", b"\r\n") if flags & FLAG_CRLF else data
+
+
+def _batches(items: list, rows: int) -> list[list]:
+    return [items[i : i + rows] for i in range(0, len(items), rows)]
+
+
+class ArithmeticCodec(Codec):
+    name = "arithmetic"
+    mode = 1
+
+    def __init__(self, config: ArithmeticConfig | None = None) -> None:
+        self.config = config or ArithmeticConfig()
+
+    # -- encode ----------------------------------------------------------------
+    def encode(self, data: bytes, ctx: Context) -> Encoded:
+        cfg = self.config
+        dtype = cfg.resolved_dtype()
+        lm = ctx.get_model(dtype)
+        tok = lm.tokenizer
+        text, flags = _normalize(data) if cfg.normalize_newlines else (data, 0)
+        n_guess = len(tok.encode(text)) if text else 0
+        count, rows = seg.plan(n_guess, cfg.max_rows, cfg.min_segment_tokens, cfg.max_segment_tokens)
+        pieces = seg.split(text, count)
+        tokens = [tok.encode(p) for p in pieces]
+        payloads: list[bytes] = []
+        total, done = len(text), 0
+        model_bits = 0.0
+        with _threads(cfg.threads):
+            for batch in _batches(list(range(len(pieces))), rows):
+                coded, bits = self._encode_batch(lm, [tokens[i] for i in batch], rows, ctx, done, total)
+                payloads += coded
+                model_bits += bits
+                done += sum(len(pieces[i]) for i in batch)
+        ctx.stats["model_bits"] = model_bits
+        ctx.stats["tokens"] = sum(len(t) for t in tokens)
+        segments = [self._choose(p, toks, pay, cfg.fallback) for p, toks, pay in zip(pieces, tokens, payloads)]
+        params = Params(flags, dtype, cfg.threads, rows, tok.start_id, rangecoder.PRECISION_BITS, _environment(), segments)
+        return Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
+
+    @staticmethod
+    def _choose(piece: bytes, toks: list[int], model_payload: bytes, fallback: bool) -> Segment:
+        options = [Segment(MODEL, len(piece), len(toks), model_payload, crc32(piece))]
+        if fallback:
+            options.append(Segment(ZSTD, len(piece), 0, zstd_compress(piece), crc32(piece)))
+            options.append(Segment(RAW, len(piece), 0, piece, crc32(piece)))
+        return min(options, key=lambda s: len(s.payload))  # stable: ties keep the model
+
+    def _encode_batch(self, lm, seqs: list[list[int]], rows: int, ctx: Context, done: int, total: int):
+        from ..engine import Lockstep
+
+        tok = lm.tokenizer
+        steps = max((len(s) for s in seqs), default=0)
+        engine = Lockstep(lm.model, rows, tok.symbol_count, steps)
+        encoders = [rangecoder.Encoder() for _ in seqs]
+        inputs = [tok.start_id] * rows
+        bits = 0.0
+        table = tok.table
+        for t in range(steps):
+            probs = engine.step(inputs)
+            for r, s in enumerate(seqs):
+                if t < len(s):
+                    encoders[r].encode(s[t], probs[r])
+                    bits -= math.log2(max(float(probs[r, s[t]]), 1e-30))
+                    inputs[r] = tok.model_input(s[t])
+                    done += len(table[s[t]])
+                else:
+                    inputs[r] = tok.start_id
+            ctx.report(done, total)
+        return [e.finish() for e in encoders], bits
+
+    # -- decode ----------------------------------------------------------------
+    def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
+        params, lengths = Params.unpack(header.params)
+        if sum(lengths) != len(payload):
+            raise FormatError("truncated or corrupt payload (length does not match the header)")
+        pos = 0
+        for s, n in zip(params.segments, lengths):
+            s.payload = payload[pos : pos + n]
+            pos += n
+        pieces: list[bytes | None] = [None] * len(params.segments)
+        for i, s in enumerate(params.segments):
+            if s.method == ZSTD:
+                pieces[i] = zstd_decompress(s.payload, s.n_bytes)
+            elif s.method == RAW:
+                pieces[i] = s.payload
+        total = sum(s.n_bytes for s in params.segments)
+        done = sum(s.n_bytes for s in params.segments if s.method != MODEL)
+        if any(s.method == MODEL for s in params.segments):
+            lm = ctx.get_model(params.dtype, header.model, header.fingerprint)
+            with _threads(params.threads):
+                index = list(range(len(params.segments)))
+                for batch in _batches(index, params.rows):
+                    if all(params.segments[i].method != MODEL for i in batch):
+                        continue
+                    decoded = self._decode_batch(lm, params, [params.segments[i] for i in batch], [pieces[i] for i in batch], ctx, done, total)
+                    for i, piece in zip(batch, decoded):
+                        pieces[i] = piece
+                    done += sum(params.segments[i].n_bytes for i in batch if params.segments[i].method == MODEL)
+        for i, (s, piece) in enumerate(zip(params.segments, pieces)):
+            if len(piece) != s.n_bytes or crc32(piece) != s.crc:
+                raise IntegrityError(
+                    f"segment {i} does not match its checksum; the decoder's numerics differ from the encoder's "
+                    f"(encoded with {params.env}, {params.dtype}, {params.threads} threads)"
+                    if s.method == MODEL
+                    else f"segment {i} is corrupt (checksum mismatch)"
+                )
+        return _denormalize(b"".join(pieces), params.flags)
+
+    def _decode_batch(self, lm, params: Params, segs: list[Segment], known: list, ctx: Context, done: int, total: int):
+        from ..engine import Lockstep
+
+        tok = lm.tokenizer
+        if tok.start_id != params.start_id:
+            raise FormatError("header's start token does not match the model's tokenizer")
+        # Rows stored with zstd/raw are replayed from their known tokens, so every row of
+        # the batch computes exactly what it computed at encode time.
+        seqs = [tok.encode(k) if s.method != MODEL else None for s, k in zip(segs, known)]
+        lengths = [s.n_tokens if s.method == MODEL else len(q) for s, q in zip(segs, seqs)]
+        engine = Lockstep(lm.model, params.rows, tok.symbol_count, max(lengths, default=0))
+        decoders = [rangecoder.Decoder(s.payload) if s.method == MODEL else None for s in segs]
+        out: list[list[int]] = [[] for _ in segs]
+        inputs = [tok.start_id] * params.rows
+        for t in range(max(lengths, default=0)):
+            probs = engine.step(inputs)
+            for r, s in enumerate(segs):
+                if t >= lengths[r]:
+                    inputs[r] = tok.start_id
+                    continue
+                if decoders[r] is not None:
+                    sym = decoders[r].decode(probs[r])
+                    if sym >= tok.symbol_count:
+                        raise IntegrityError(f"decoded an impossible symbol in segment {r}")
+                    out[r].append(sym)
+                    done += len(tok.table[sym])
+                else:
+                    sym = seqs[r][t]
+                inputs[r] = tok.model_input(sym)
+            ctx.report(done, total)
+        return [tok.decode(o) if d is not None else k for o, d, k in zip(out, decoders, known)]
+
+    def describe(self, params: bytes) -> dict:
+        p, lengths = Params.unpack(params)
+        methods = [METHOD_NAMES[s.method] for s in p.segments]
+        return {
+            "dtype": p.dtype,
+            "threads": p.threads,
+            "rows": p.rows,
+            "precision_bits": p.precision,
+            "newlines": "crlf" if p.flags & FLAG_CRLF else "as-is",
+            "environment": p.env,
+            "segments": len(p.segments),
+            "segment_methods": {m: methods.count(m) for m in sorted(set(methods))},
+            "segment_bytes": [s.n_bytes for s in p.segments],
+            "segment_payload_bytes": lengths,
+        }

@@ -1,0 +1,66 @@
+"""What every codec is: bytes -> (params, payload) and back, plus a header describer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..container import Header
+from ..errors import ModelError
+from ..models import LoadedModel, load
+
+
+@dataclass
+class Context:
+    """What a codec may use while it runs.
+
+    `model` is a preloaded model to use (a Compressor's, or a tiny test model);
+    otherwise `model_name` (or the header's model, when decoding) is loaded on demand.
+    """
+
+    model_name: str | None = None
+    model: LoadedModel | None = None
+    progress: Callable[[int, int], None] | None = None  # (done, total) in input bytes
+    stats: dict = field(default_factory=dict)  # codec-reported measurements (e.g. model bits)
+
+    def get_model(self, dtype: str, name: str | None = None, fingerprint: bytes | None = None) -> LoadedModel:
+        if self.model is not None and self.model.dtype == dtype:
+            loaded = self.model
+        else:
+            candidate = self.model_name or name or (self.model.name if self.model else None)
+            loaded = load(candidate, dtype)
+            self.model = loaded
+        if fingerprint is not None and loaded.fingerprint != fingerprint:
+            raise ModelError(
+                f"file was made with model '{name}' (fingerprint {fingerprint.hex()}), "
+                f"but '{loaded.name}' has fingerprint {loaded.fingerprint.hex()}; pass the right model with -m"
+            )
+        return loaded
+
+    def report(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total)
+
+
+@dataclass
+class Encoded:
+    params: bytes
+    payload: bytes
+    model: LoadedModel | None = None  # the model whose id and fingerprint the header records
+    flags: int = 0
+
+
+class Codec:
+    name: str = ""
+    mode: int = -1  # the header's mode byte; never reuse a number
+    lossy: bool = False
+
+    def encode(self, data: bytes, ctx: Context) -> Encoded:
+        raise NotImplementedError
+
+    def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
+        raise NotImplementedError
+
+    def describe(self, params: bytes) -> dict:
+        """Human/JSON-friendly view of the params block; pure parsing, no model."""
+        return {}

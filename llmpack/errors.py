@@ -1,0 +1,21 @@
+"""One exception family, as in CPython's lzma/gzip: catch LLMPackError for everything."""
+
+
+class LLMPackError(Exception):
+    """Base class of every error llmpack raises on purpose."""
+
+
+class FormatError(LLMPackError):
+    """The input is not an llmpack container, or it is truncated or corrupt."""
+
+
+class IntegrityError(LLMPackError):
+    """Decoding finished but the result does not match the stored checksums.
+
+    For the model-driven codecs this usually means the decoder's numerics differ
+    from the encoder's (another torch build, CPU instruction set or thread count).
+    """
+
+
+class ModelError(LLMPackError):
+    """The model cannot be found, loaded, or is not the one the file needs."""
