@@ -105,6 +105,9 @@ def _write(dest: str, data: bytes, force: bool, binary: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode of a new file
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

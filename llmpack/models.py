@@ -168,6 +168,7 @@ def _converted_folder(source: Source, fp: bytes) -> Path:
     import torch
 
     transformers = _quiet_transformers()
+    os.environ["TQDM_DISABLE"] = "1"  # transformers' GGUF reader draws its own tqdm bar
     try:
         qconf = transformers.GgufConfig(gguf_file=source.gguf_file, dequantize=True)
         kwargs = {"quantization_config": qconf}

@@ -31,16 +31,16 @@ def _is_char_start(data: bytes, i: int) -> bool:
 
 
 def _snap(data: bytes, target: int, lo: int) -> int:
-    """Best cut at or before `target` (after a newline, else after a space, else a char start)."""
+    """Best cut in (lo, target]: after a newline, else after a space, else at a character start."""
     floor = max(lo + 1, target - max(1, int((target - lo) * SNAP_WINDOW)))
     for sep in (b"\n", b" "):
         pos = data.rfind(sep, floor - 1, target)
         if pos >= 0:
             return pos + 1
     cut = target
-    while cut > lo + 1 and not _is_char_start(data, cut):
+    while cut > lo and not _is_char_start(data, cut):
         cut -= 1
-    return cut
+    return cut  # == lo when no character starts in (lo, target]: the caller skips the cut
 
 
 def split(data: bytes, count: int) -> list[bytes]:

@@ -110,6 +110,13 @@ def _denormalize(data: bytes, flags: int) -> bytes:
     return data.replace(b"\n", b"\r\n") if flags & FLAG_CRLF else data
 
 
+def _numerics_message(params: "Params", what: str) -> str:
+    return (
+        f"{what}: the decoder's numerics differ from the encoder's, or the file is corrupt "
+        f"(encoded with {params.env}, {params.dtype}, {params.threads} threads)"
+    )
+
+
 def _batches(items: list, rows: int) -> list[list]:
     return [items[i : i + rows] for i in range(0, len(items), rows)]
 
@@ -209,8 +216,7 @@ class ArithmeticCodec(Codec):
         for i, (s, piece) in enumerate(zip(params.segments, pieces)):
             if len(piece) != s.n_bytes or crc32(piece) != s.crc:
                 raise IntegrityError(
-                    f"segment {i} does not match its checksum; the decoder's numerics differ from the encoder's "
-                    f"(encoded with {params.env}, {params.dtype}, {params.threads} threads)"
+                    _numerics_message(params, f"segment {i} does not match its checksum")
                     if s.method == MODEL
                     else f"segment {i} is corrupt (checksum mismatch)"
                 )
@@ -238,8 +244,8 @@ class ArithmeticCodec(Codec):
                     continue
                 if decoders[r] is not None:
                     sym = decoders[r].decode(probs[r])
-                    if sym >= tok.symbol_count:
-                        raise IntegrityError(f"decoded an impossible symbol in segment {r}")
+                    if sym >= tok.symbol_count or tok.table[sym] is None:  # e.g. a control token
+                        raise IntegrityError(_numerics_message(params, f"segment of batch row {r} decoded an impossible token"))
                     out[r].append(sym)
                     done += len(tok.table[sym])
                 else:

@@ -1,0 +1,141 @@
+"""The arithmetic codec's mechanics on the tiny random model."""
+
+import os
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import llmpack
+from llmpack.codecs.arithmetic import Params
+from llmpack.config import ArithmeticConfig
+from llmpack.errors import FormatError, IntegrityError, LLMPackError, ModelError
+
+from conftest import build_tiny_model
+
+SMALL = ArithmeticConfig(dtype="float32", max_rows=4, min_segment_tokens=8, max_segment_tokens=64)
+
+
+def _round_trip(lm, data, config=SMALL):
+    blob = llmpack.Compressor(model=lm, config=config).compress(data)
+    assert llmpack.Decompressor(model=lm).decompress(blob) == data
+    return blob
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=400))
+def test_round_trip_random_bytes(tiny_model, data):
+    _round_trip(tiny_model, data)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_round_trip_random_unicode(tiny_model, text):
+    _round_trip(tiny_model, text.encode("utf-8", errors="surrogatepass"))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"a", b"\r\n", b"one\r\ntwo\r\n", b"mixed\r\nends\nhere\r", b"\x00\xff" * 40, "αβγ 🙂\n".encode() * 30],
+    ids=["empty", "one-byte", "crlf-only", "crlf", "mixed-newlines", "binary", "unicode"],
+)
+def test_round_trip_edge_cases(tiny_model, data):
+    _round_trip(tiny_model, data)
+
+
+def test_virtual_byte_symbols_round_trip():
+    lm = build_tiny_model(full_alphabet=False)
+    _round_trip(lm, bytes(range(256)) * 2 + b"Alice was beginning to get very tired")
+
+
+def test_segments_are_batched_and_recorded(tiny_model):
+    data = b"".join(b"Alice was beginning to get very tired, line %d.\n" % i for i in range(60))
+    blob = _round_trip(tiny_model, data, ArithmeticConfig(dtype="float32", max_rows=4, min_segment_tokens=16, max_segment_tokens=64, fallback=False))
+    info = llmpack.inspect(blob)
+    assert info["segments"] > 4  # more than one batch
+    assert info["rows"] == 4
+    assert sum(info["segment_bytes"]) == len(data)
+    assert info["segment_methods"] == {"model": info["segments"]}
+
+
+def test_fallback_keeps_zstd_where_it_beats_the_model(tiny_model):
+    data = b"0123456789" * 300  # a random model is bad at this; zstd is excellent
+    blob = _round_trip(tiny_model, data)
+    assert set(llmpack.inspect(blob)["segment_methods"]) == {"zstd"}
+    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(dtype="float32", max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)).compress(data)
+    assert len(blob) < len(without)
+
+
+def test_fallback_keeps_the_model_where_it_wins():
+    lm = build_tiny_model(seed=3)
+    # Make the model predict "a" or "b", each about half the time: zero the final norm so the
+    # hidden state is 0, and give the output layer a bias that favours those two tokens.
+    ids = lm.tokenizer.encode(b"ab")
+    with torch.no_grad():
+        lm.model.model.norm.weight.zero_()
+        bias = torch.full((lm.model.config.vocab_size,), -20.0)
+        bias[ids] = 0.0
+        lm.model.lm_head.bias = torch.nn.Parameter(bias)
+    rng = __import__("random").Random(0)
+    data = bytes(rng.choice(b"ab") for _ in range(4000))  # ~1 bit per byte for the model, more for zstd
+    blob = _round_trip(lm, data)
+    assert "model" in llmpack.inspect(blob)["segment_methods"]
+
+
+def test_decode_with_another_model_is_refused(tiny_model):
+    blob = llmpack.Compressor(model=tiny_model, config=SMALL).compress(b"hello world, hello world")
+    other = build_tiny_model(seed=1)
+    with pytest.raises(ModelError, match="fingerprint"):
+        llmpack.Decompressor(model=other).decompress(blob)
+
+
+def test_numerics_mismatch_is_detected_not_written(tiny_model):
+    """Same fingerprint, different numbers (as with another torch build): a clear error, never wrong bytes."""
+    lm = build_tiny_model(seed=5)
+    data = b"Alice was beginning to get very tired of sitting by her sister on the bank." * 4
+    blob = llmpack.Compressor(model=lm, config=ArithmeticConfig(dtype="float32", max_rows=2, min_segment_tokens=8, max_segment_tokens=64, fallback=False)).compress(data)
+    with torch.no_grad():
+        for p in lm.model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    with pytest.raises(IntegrityError, match="numerics differ"):
+        llmpack.Decompressor(model=lm).decompress(blob)
+
+
+def test_thread_count_is_recorded_and_reused(tiny_model):
+    data = b"Some text that will be coded with three threads. " * 10
+    cfg = ArithmeticConfig(dtype="float32", threads=3, max_rows=2, min_segment_tokens=8, max_segment_tokens=64)
+    blob = _round_trip(tiny_model, data, cfg)
+    assert llmpack.inspect(blob)["threads"] == 3
+
+
+def test_bfloat16_round_trip(tiny_model):
+    lm = build_tiny_model(seed=7)
+    lm.model.to(torch.bfloat16)
+    lm.dtype = "bfloat16"
+    cfg = ArithmeticConfig(dtype="bfloat16", max_rows=2, min_segment_tokens=8, max_segment_tokens=64, fallback=False)
+    blob = _round_trip(lm, b"bf16 arithmetic keeps the same floats on both sides. " * 5, cfg)
+    assert llmpack.inspect(blob)["dtype"] == "bfloat16"
+
+
+@pytest.mark.parametrize("where", ["payload", "params"])
+def test_corruption_is_an_error(tiny_model, where):
+    data = b"The quick brown fox jumps over the lazy dog. " * 20
+    blob = bytearray(llmpack.Compressor(model=tiny_model, config=SMALL).compress(data))
+    if where == "payload":
+        blob[-3] ^= 0x41
+    else:
+        blob[30] ^= 0x41
+    with pytest.raises(LLMPackError):
+        llmpack.Decompressor(model=tiny_model).decompress(bytes(blob))
+
+
+def test_truncated_payload_is_an_error(tiny_model):
+    blob = llmpack.Compressor(model=tiny_model, config=SMALL).compress(b"The quick brown fox. " * 20)
+    for cut in (1, 4, len(blob) // 2):
+        with pytest.raises(FormatError):
+            llmpack.Decompressor(model=tiny_model).decompress(blob[:-cut])
+
+
+def test_params_reject_garbage():
+    with pytest.raises(FormatError):
+        Params.unpack(os.urandom(3))

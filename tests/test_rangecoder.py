@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from llmpack import rangecoder
+from llmpack.errors import FormatError
+
+
+def test_round_trip_random_distributions():
+    rng = np.random.default_rng(0)
+    dists = [rng.dirichlet(np.full(300, 0.1)).astype(np.float32) for _ in range(500)]
+    symbols = [int(rng.choice(300, p=d / d.sum())) for d in dists]
+    enc = rangecoder.Encoder()
+    for s, d in zip(symbols, dists):
+        enc.encode(s, d)
+    dec = rangecoder.Decoder(enc.finish())
+    assert [dec.decode(d) for d in dists] == symbols
+
+
+def test_zero_probability_symbols_stay_codable():
+    probs = np.zeros(1000, dtype=np.float32)
+    probs[0] = 1.0
+    enc = rangecoder.Encoder()
+    for s in [999, 0, 500]:
+        enc.encode(s, probs)
+    dec = rangecoder.Decoder(enc.finish())
+    assert [dec.decode(probs) for _ in range(3)] == [999, 0, 500]
+
+
+def test_cost_is_close_to_cross_entropy():
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.full(49152, 0.02)).astype(np.float32)
+    symbols = rng.choice(49152, size=2000, p=probs / probs.sum())
+    enc = rangecoder.Encoder()
+    for s in symbols:
+        enc.encode(int(s), probs)
+    bits = 8 * len(enc.finish())
+    ideal = -np.log2(probs[symbols].astype(np.float64)).sum()
+    assert bits <= ideal * 1.01 + 64
+
+
+def test_payload_must_be_whole_words():
+    with pytest.raises(FormatError):
+        rangecoder.Decoder(b"abc")
