@@ -54,7 +54,7 @@ def test_segments_are_batched_and_recorded(tiny_model):
     info = llmpack.inspect(blob)
     assert info["segments"] > 4  # more than one batch
     assert info["rows"] == 4
-    assert sum(info["segment_bytes"]) == len(data)
+    assert all(n > 0 for n in info["segment_tokens"]) and sum(info["segment_tokens"]) <= len(data)
     assert info["segment_methods"] == {"model": info["segments"]}
 
 
@@ -134,6 +134,21 @@ def test_truncated_payload_is_an_error(tiny_model):
     for cut in (1, 4, len(blob) // 2):
         with pytest.raises(FormatError):
             llmpack.Decompressor(model=tiny_model).decompress(blob[:-cut])
+
+
+def test_hostile_token_counts_are_refused_before_allocating(tiny_model):
+    """A header whose CRC is valid but whose token counts exceed the original size."""
+    from llmpack import container
+
+    cfg = ArithmeticConfig(dtype="float32", max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)
+    blob = llmpack.Compressor(model=tiny_model, config=cfg).compress(b"The quick brown fox. " * 20)
+    header, payload = container.unpack(blob)
+    params, lengths = Params.unpack(header.params)
+    for s, n in zip(params.segments, lengths):
+        s.n_tokens, s.payload = 10**12, b"\0" * n
+    header.params = params.pack()
+    with pytest.raises(FormatError, match="larger than the original"):
+        llmpack.Decompressor(model=tiny_model).decompress(container.pack(header, payload))
 
 
 def test_params_reject_garbage():

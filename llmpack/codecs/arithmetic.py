@@ -32,7 +32,7 @@ FLAG_CRLF = 0x01  # input had CRLF line ends only; the coded text has LF
 @dataclass
 class Segment:
     method: int
-    n_bytes: int
+    n_bytes: int  # not stored for model-coded segments: their decoded tokens give it
     n_tokens: int  # model-coded tokens (0 for zstd/raw)
     payload: bytes
     crc: int
@@ -54,7 +54,12 @@ class Params:
         w.varint(self.rows).varint(self.start_id).u8(self.precision).text(self.env)
         w.varint(len(self.segments))
         for s in self.segments:
-            w.u8(s.method).varint(s.n_bytes).varint(s.n_tokens).varint(len(s.payload)).u32(s.crc)
+            # Model-coded: token count and payload length in 32-bit words (range coder
+            # output is whole words). Others: byte count and payload length in bytes.
+            if s.method == MODEL:
+                w.u8(s.method).varint(s.n_tokens).varint(len(s.payload) // 4).u32(s.crc)
+            else:
+                w.u8(s.method).varint(s.n_bytes).varint(len(s.payload)).u32(s.crc)
         return w.getvalue()
 
     @classmethod
@@ -70,11 +75,15 @@ class Params:
             raise FormatError("corrupt arithmetic header: segment count")
         segs, lengths = [], []
         for _ in range(count):
-            method, n_bytes, n_tokens, length, crc = r.u8(), r.varint(), r.varint(), r.varint(), r.u32()
+            method, size, length, crc = r.u8(), r.varint(), r.varint(), r.u32()
             if method not in METHOD_NAMES:
                 raise FormatError(f"unknown segment method {method}")
-            segs.append(Segment(method, n_bytes, n_tokens, b"", crc))
-            lengths.append(length)
+            if method == MODEL:
+                segs.append(Segment(method, 0, size, b"", crc))
+                lengths.append(4 * length)
+            else:
+                segs.append(Segment(method, size, 0, b"", crc))
+                lengths.append(length)
         if not r.at_end() or rows < 1 or threads < 1:
             raise FormatError("corrupt arithmetic header")
         return cls(flags, DTYPES[dtype_code], threads, rows, start_id, precision, env, segs), lengths
@@ -194,6 +203,9 @@ class ArithmeticCodec(Codec):
         params, lengths = Params.unpack(header.params)
         if sum(lengths) != len(payload):
             raise FormatError("truncated or corrupt payload (length does not match the header)")
+        if sum(s.n_bytes + s.n_tokens for s in params.segments) > header.original_size:
+            # every token is at least one byte; this also bounds what a hostile header can allocate
+            raise FormatError("corrupt arithmetic header: segments larger than the original")
         pos = 0
         for s, n in zip(params.segments, lengths):
             s.payload = payload[pos : pos + n]
@@ -204,8 +216,8 @@ class ArithmeticCodec(Codec):
                 pieces[i] = zstd_decompress(s.payload, s.n_bytes)
             elif s.method == RAW:
                 pieces[i] = s.payload
-        total = sum(s.n_bytes for s in params.segments)
-        done = sum(s.n_bytes for s in params.segments if s.method != MODEL)
+        total = header.original_size
+        done = sum(s.n_bytes for s in params.segments)  # the zstd/raw segments, already known
         if any(s.method == MODEL for s in params.segments):
             lm = ctx.get_model(params.dtype, header.model, header.fingerprint)
             with _threads(params.threads):
@@ -215,10 +227,11 @@ class ArithmeticCodec(Codec):
                         continue
                     decoded = self._decode_batch(lm, params, [params.segments[i] for i in batch], [pieces[i] for i in batch], ctx, done, total)
                     for i, piece in zip(batch, decoded):
+                        if params.segments[i].method == MODEL:
+                            done += len(piece)
                         pieces[i] = piece
-                    done += sum(params.segments[i].n_bytes for i in batch if params.segments[i].method == MODEL)
         for i, (s, piece) in enumerate(zip(params.segments, pieces)):
-            if len(piece) != s.n_bytes or crc32(piece) != s.crc:
+            if crc32(piece) != s.crc:
                 raise IntegrityError(
                     _numerics_message(params, f"segment {i} does not match its checksum")
                     if s.method == MODEL
@@ -270,6 +283,6 @@ class ArithmeticCodec(Codec):
             "environment": p.env,
             "segments": len(p.segments),
             "segment_methods": {m: methods.count(m) for m in sorted(set(methods))},
-            "segment_bytes": [s.n_bytes for s in p.segments],
+            "segment_tokens": [s.n_tokens for s in p.segments],
             "segment_payload_bytes": lengths,
         }
