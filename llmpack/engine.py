@@ -12,9 +12,16 @@ tokens x 32 rows that copy was 60% of the step time on a 2-core CPU.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 from transformers.cache_utils import Cache, DynamicLayer
+
+
+def _cache_kwarg(model) -> str:
+    """transformers >= 5.24 names the KV-cache argument `cache`; older versions `past_key_values`."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 class PreallocatedLayer(DynamicLayer):
@@ -61,12 +68,15 @@ class Lockstep:
         # columns stay 0 and the range coder's probability floor makes them codable.
         self.probs = np.zeros((rows, symbol_count), dtype=np.float32)
         self.vocab = model.config.vocab_size
+        self._cache_kwarg = _cache_kwarg(model)
 
     @torch.inference_mode()
-    def step(self, input_ids: list[int]) -> np.ndarray:
-        """Feed one token per row; return next-token probabilities, shape (rows, symbols)."""
-        ids = torch.tensor(input_ids, dtype=torch.long).view(self.rows, 1)
-        out = self.model(input_ids=ids, past_key_values=self.cache, use_cache=True)
+    def step(self, input_ids: list[int] | list[list[int]]) -> np.ndarray:
+        """Feed one token per row (or, for a prefill, equal-length lists of tokens per row);
+        return the next-token probabilities, shape (rows, symbols)."""
+        ids = torch.tensor(input_ids, dtype=torch.long).view(self.rows, -1)
+        kwargs = {self._cache_kwarg: self.cache}
+        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **kwargs)
         logits = out.logits[:, -1, :].float()
         self.probs[:, : self.vocab] = torch.softmax(logits, dim=-1).numpy()
         return self.probs

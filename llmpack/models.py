@@ -9,8 +9,10 @@ a file is never decoded with the wrong model.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -168,15 +170,17 @@ def _converted_folder(source: Source, fp: bytes) -> Path:
     import torch
 
     transformers = _quiet_transformers()
-    os.environ["TQDM_DISABLE"] = "1"  # transformers' GGUF reader draws its own tqdm bar
     try:
         qconf = transformers.GgufConfig(gguf_file=source.gguf_file, dequantize=True)
         kwargs = {"quantization_config": qconf}
     except AttributeError:  # older transformers dequantize GGUF files by default
         kwargs = {}
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        source.folder, gguf_file=source.gguf_file, dtype=torch.float32, **kwargs
-    )
+    # transformers' GGUF reader draws its own tqdm bar on stderr; tqdm reads TQDM_DISABLE
+    # only when it is imported, so silence stderr instead.
+    with contextlib.redirect_stderr(io.StringIO()):
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            source.folder, gguf_file=source.gguf_file, dtype=torch.float32, **kwargs
+        )
     tokenizer = transformers.AutoTokenizer.from_pretrained(source.folder, gguf_file=source.gguf_file)
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config  # weights are plain tensors now

@@ -52,14 +52,7 @@ class Params:
     def pack(self) -> bytes:
         w = Writer().u8(self.flags).u8(DTYPE_CODES[self.dtype]).u8(self.threads)
         w.varint(self.rows).varint(self.start_id).u8(self.precision).text(self.env)
-        w.varint(len(self.segments))
-        for s in self.segments:
-            # Model-coded: token count and payload length in 32-bit words (range coder
-            # output is whole words). Others: byte count and payload length in bytes.
-            if s.method == MODEL:
-                w.u8(s.method).varint(s.n_tokens).varint(len(s.payload) // 4).u32(s.crc)
-            else:
-                w.u8(s.method).varint(s.n_bytes).varint(len(s.payload)).u32(s.crc)
+        _pack_segments(w, self.segments)
         return w.getvalue()
 
     @classmethod
@@ -70,23 +63,39 @@ class Params:
         if dtype_code not in DTYPES:
             raise FormatError(f"unknown dtype code {dtype_code}")
         rows, start_id, precision, env = r.varint(), r.varint(), r.u8(), r.text()
-        count = r.varint()
-        if count > len(raw):  # each entry takes several bytes: a bigger count is corrupt
-            raise FormatError("corrupt arithmetic header: segment count")
-        segs, lengths = [], []
-        for _ in range(count):
-            method, size, length, crc = r.u8(), r.varint(), r.varint(), r.u32()
-            if method not in METHOD_NAMES:
-                raise FormatError(f"unknown segment method {method}")
-            if method == MODEL:
-                segs.append(Segment(method, 0, size, b"", crc))
-                lengths.append(4 * length)
-            else:
-                segs.append(Segment(method, size, 0, b"", crc))
-                lengths.append(length)
+        segs, lengths = _unpack_segments(r, len(raw))
         if not r.at_end() or rows < 1 or threads < 1:
             raise FormatError("corrupt arithmetic header")
         return cls(flags, DTYPES[dtype_code], threads, rows, start_id, precision, env, segs), lengths
+
+
+def _pack_segments(w: Writer, segments: list[Segment]) -> None:
+    w.varint(len(segments))
+    for s in segments:
+        # Model-coded: token count and payload length in 32-bit words (range coder
+        # output is whole words). Others: byte count and payload length in bytes.
+        if s.method == MODEL:
+            w.u8(s.method).varint(s.n_tokens).varint(len(s.payload) // 4).u32(s.crc)
+        else:
+            w.u8(s.method).varint(s.n_bytes).varint(len(s.payload)).u32(s.crc)
+
+
+def _unpack_segments(r: Reader, limit: int) -> tuple[list[Segment], list[int]]:
+    count = r.varint()
+    if count > limit:  # each entry takes several bytes: a bigger count is corrupt
+        raise FormatError("corrupt arithmetic header: segment count")
+    segs, lengths = [], []
+    for _ in range(count):
+        method, size, length, crc = r.u8(), r.varint(), r.varint(), r.u32()
+        if method not in METHOD_NAMES:
+            raise FormatError(f"unknown segment method {method}")
+        if method == MODEL:
+            segs.append(Segment(method, 0, size, b"", crc))
+            lengths.append(4 * length)
+        else:
+            segs.append(Segment(method, size, 0, b"", crc))
+            lengths.append(length)
+    return segs, lengths
 
 
 def _environment() -> str:
@@ -133,6 +142,7 @@ def _batches(items: list, rows: int) -> list[list]:
 class ArithmeticCodec(Codec):
     name = "arithmetic"
     mode = 1
+    config_class = ArithmeticConfig
 
     def __init__(self, config: ArithmeticConfig | None = None) -> None:
         self.config = config or ArithmeticConfig()
@@ -142,6 +152,30 @@ class ArithmeticCodec(Codec):
         cfg = self.config
         dtype = cfg.resolved_dtype()
         lm = ctx.get_model(dtype)
+        flags, rows, segments = self._code(data, lm, ctx)
+        params = Params(flags, dtype, cfg.threads, rows, lm.tokenizer.start_id, rangecoder.PRECISION_BITS, _environment(), segments)
+        return Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
+
+    def encode_stream(self, data: bytes, lm, ctx: Context) -> bytes:
+        """A self-delimiting coded form to embed in another codec's payload:
+        flags u8 | rows varint | segment table | payloads. The embedding codec records
+        the numerics (dtype, threads, environment) and passes them to decode_stream."""
+        flags, rows, segments = self._code(data, lm, ctx)
+        w = Writer().u8(flags).varint(rows)
+        _pack_segments(w, segments)
+        return w.getvalue() + b"".join(s.payload for s in segments)
+
+    def decode_stream(self, r: Reader, size_limit: int, lm, numerics: "Params", ctx: Context) -> bytes:
+        """Read one encode_stream() form from r; numerics gives dtype, threads, start_id and env."""
+        flags, rows = r.u8(), r.varint()
+        segs, lengths = _unpack_segments(r, size_limit)
+        if rows < 1:
+            raise FormatError("corrupt model-coded stream")
+        params = Params(flags, numerics.dtype, numerics.threads, rows, numerics.start_id, numerics.precision, numerics.env, segs)
+        return self._uncode(params, r.raw(sum(lengths)), lengths, size_limit, lambda: lm, ctx)
+
+    def _code(self, data: bytes, lm, ctx: Context) -> tuple[int, int, list[Segment]]:
+        cfg = self.config
         tok = lm.tokenizer
         text, flags = _normalize(data) if cfg.normalize_newlines else (data, 0)
         n_guess = len(tok.encode(text)) if text else 0
@@ -164,8 +198,7 @@ class ArithmeticCodec(Codec):
             model_bits=sum(seg_bits[i] for i in kept),  # the model's cross-entropy on the model-coded segments
             model_payload_bytes=sum(len(segments[i].payload) for i in kept),
         )
-        params = Params(flags, dtype, cfg.threads, rows, tok.start_id, rangecoder.PRECISION_BITS, _environment(), segments)
-        return Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
+        return flags, rows, segments
 
     @staticmethod
     def _choose(piece: bytes, toks: list[int], model_payload: bytes, fallback: bool) -> Segment:
@@ -203,7 +236,11 @@ class ArithmeticCodec(Codec):
         params, lengths = Params.unpack(header.params)
         if sum(lengths) != len(payload):
             raise FormatError("truncated or corrupt payload (length does not match the header)")
-        if sum(s.n_bytes + s.n_tokens for s in params.segments) > header.original_size:
+        get_model = lambda: ctx.get_model(params.dtype, header.model, header.fingerprint)  # noqa: E731
+        return self._uncode(params, payload, lengths, header.original_size, get_model, ctx)
+
+    def _uncode(self, params: Params, payload: bytes, lengths: list[int], total: int, get_model, ctx: Context) -> bytes:
+        if sum(s.n_bytes + s.n_tokens for s in params.segments) > total:
             # every token is at least one byte; this also bounds what a hostile header can allocate
             raise FormatError("corrupt arithmetic header: segments larger than the original")
         pos = 0
@@ -216,10 +253,9 @@ class ArithmeticCodec(Codec):
                 pieces[i] = zstd_decompress(s.payload, s.n_bytes)
             elif s.method == RAW:
                 pieces[i] = s.payload
-        total = header.original_size
         done = sum(s.n_bytes for s in params.segments)  # the zstd/raw segments, already known
         if any(s.method == MODEL for s in params.segments):
-            lm = ctx.get_model(params.dtype, header.model, header.fingerprint)
+            lm = get_model()
             with _threads(params.threads):
                 index = list(range(len(params.segments)))
                 for batch in _batches(index, params.rows):
