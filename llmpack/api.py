@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 from . import container
@@ -27,10 +28,21 @@ def _context(model: str | LoadedModel | None, progress: Progress | None) -> Cont
 class Compressor:
     """Reusable compressor; keeps its model loaded between calls."""
 
-    def __init__(self, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None, config=None, progress: Progress | None = None) -> None:
+    def __init__(self, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None, config=None,
+                 progress: Progress | None = None, **options) -> None:
+        """`options` set fields of the mode's config, e.g. prompt_tokens=32, seeds=4 for semantic."""
         if mode not in CODECS:
             raise LLMPackError(f"unknown mode '{mode}' (choose from: {', '.join(CODECS)})")
-        self.codec = CODECS[mode](config) if config is not None else CODECS[mode]()
+        cls = CODECS[mode]
+        if options:
+            if cls.config_class is None:
+                raise LLMPackError(f"mode '{mode}' takes no options (got {', '.join(options)})")
+            known = {f.name for f in dataclasses.fields(cls.config_class)}
+            unknown = sorted(set(options) - known)
+            if unknown:
+                raise LLMPackError(f"mode '{mode}' has no option {', '.join(unknown)}")
+            config = dataclasses.replace(config or cls.config_class(), **options)
+        self.codec = cls(config) if config is not None else cls()
         self.ctx = _context(model, progress)
 
     @property
@@ -60,9 +72,11 @@ class Decompressor:
 
     def __init__(self, model: str | LoadedModel | None = None, progress: Progress | None = None) -> None:
         self.ctx = _context(model, progress)
+        self.header: container.Header | None = None  # the last file's header (e.g. to see if it was lossy)
 
     def decompress(self, blob: bytes) -> bytes:
         header, payload = container.unpack(bytes(blob))
+        self.header = header
         codec = _codec_for(header)
         data = codec.decode(header, payload, self.ctx)
         if not header.lossy:
@@ -80,8 +94,9 @@ def _codec_for(header: container.Header):
     return cls()
 
 
-def compress(data: bytes, *, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None) -> bytes:
-    return Compressor(mode=mode, model=model).compress(data)
+def compress(data: bytes, *, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None, **options) -> bytes:
+    """Compress bytes; `options` are the mode's settings (e.g. prompt_tokens, seeds, residual)."""
+    return Compressor(mode=mode, model=model, **options).compress(data)
 
 
 def decompress(blob: bytes, *, model: str | LoadedModel | None = None) -> bytes:

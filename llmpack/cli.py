@@ -146,8 +146,13 @@ ModelOpt = typer.Option(None, "-m", "--model", help="Model id or alias, a Huggin
 def encode(
     file: str = FileArg,
     output: Optional[str] = OutOpt,
-    mode: str = typer.Option("arithmetic", "--mode", help="arithmetic (lossless, default) or zstd."),
+    mode: str = typer.Option(
+        "arithmetic", "--mode", help="arithmetic (lossless, default), semantic (lossless), summary (lossy) or zstd."
+    ),
     model: Optional[str] = ModelOpt,
+    prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [48]."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per section [1]."),
+    residual: Optional[str] = typer.Option(None, "--residual", help="semantic: residual coding, zstd, lm or auto [auto]."),
     stdout: bool = StdoutOpt,
     force: bool = ForceOpt,
     quiet: bool = QuietOpt,
@@ -157,6 +162,12 @@ def encode(
 
     if mode not in CODECS:
         raise typer.BadParameter(f"'{mode}' is not one of: {', '.join(CODECS)}", param_hint="--mode")
+    options = {k: v for k, v in (("prompt_tokens", prompt_tokens), ("seeds", seeds), ("residual", residual)) if v is not None}
+    if options and mode not in ("semantic", "summary"):
+        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise typer.BadParameter(f"{flags} only apply to --mode semantic or summary", param_hint="--mode")
+    if residual is not None and (mode != "semantic" or residual not in ("zstd", "lm", "auto")):
+        raise typer.BadParameter("use zstd, lm or auto, with --mode semantic", param_hint="--residual")
     with _errors(file):
         if file != STDIO and file.endswith(SUFFIX) and not force:
             raise CliError(file, f"already has {SUFFIX} suffix; use -f to compress it again")
@@ -169,7 +180,7 @@ def encode(
         from .api import Compressor
 
         with _progress("encoding", quiet) as progress:
-            blob = Compressor(mode=mode, model=model, progress=progress).compress(data)
+            blob = Compressor(mode=mode, model=model, progress=progress, **options).compress(data)
         _write(dest, blob, force, binary=True)
 
 
@@ -191,8 +202,15 @@ def decode(
         from .api import Decompressor
 
         with _progress("decoding", quiet) as progress:
-            data = Decompressor(model=model, progress=progress).decompress(blob)
+            decompressor = Decompressor(model=model, progress=progress)
+            data = decompressor.decompress(blob)
         _write(dest, data, force, binary=False)
+        if decompressor.header.lossy:
+            from .api import inspect
+
+            similarity = inspect(blob).get("similarity")
+            note = f" (similarity {similarity:.3f} to the original)" if similarity is not None else ""
+            typer.echo(f"llmpack: {file}: lossy file: the output only approximates the original{note}", err=True)
 
 
 @app.command()

@@ -70,3 +70,47 @@ class ArithmeticConfig:
         if self.dtype == "auto":
             return "bfloat16" if fast_bf16() else "float32"
         return self.dtype
+
+
+@dataclass
+class SemanticConfig:
+    """Knobs of the semantic (lossless) and summary (lossy) codecs; decoding needs none of
+    them except what the header records (dtype, threads, rows, sampling, templates)."""
+
+    # Most tokens the instruction model may spend on one section's reconstruction prompt.
+    # Summary files are mostly prompts: this is their size/quality knob.
+    prompt_tokens: int = 48
+    # Seeds tried per section: 0 is greedy, s > 0 seeded sampling. Each extra seed costs
+    # one more regeneration (and residual coding) of the whole input.
+    seeds: int = 1
+    # Residual coding: "zstd", "lm" (inserted text range-coded under the model), or
+    # "auto": whichever is smaller, section by section.
+    residual: str = "auto"
+    # Section size cap. Regeneration steps all sections of a batch together, so time
+    # grows with the longest section, while every section costs one more prompt. At 160
+    # tokens a 5 KB input is ~9 sections regenerated in one batch of 160 steps.
+    max_section_tokens: int = 128
+    max_rows: int = 16  # sections regenerated together in one batch
+    temperature: float = 0.7  # seeded sampling (seeds > 0) only
+    top_k: int = 40  # seeded sampling (seeds > 0) only
+    dtype: str = "auto"  # as ArithmeticConfig.dtype; recorded in the header
+    threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)))
+
+    # Residual text is range-coded in segments of at least this many tokens, stepped
+    # together: inserted text is fragmented anyway, and short segments keep it fast.
+    residual_segment_tokens: int = 32
+
+    def arithmetic(self) -> ArithmeticConfig:
+        """How residual text is range-coded with --residual lm: the same numerics."""
+        return ArithmeticConfig(dtype=self.dtype, threads=self.threads, min_segment_tokens=self.residual_segment_tokens)
+
+    def resolved_dtype(self) -> str:
+        return self.arithmetic().resolved_dtype()
+
+
+@dataclass
+class SummaryConfig(SemanticConfig):
+    """The summary mode stores prompts only, so its size is prompts per byte: fewer,
+    longer sections (a 1.5 KB input is one section at 512 tokens)."""
+
+    max_section_tokens: int = 512

@@ -54,6 +54,7 @@ class Codec:
     name: str = ""
     mode: int = -1  # the header's mode byte; never reuse a number
     lossy: bool = False
+    config_class: type | None = None  # the dataclass of this codec's settings, if any
 
     def encode(self, data: bytes, ctx: Context) -> Encoded:
         raise NotImplementedError
