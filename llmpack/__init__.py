@@ -6,7 +6,7 @@
 """
 
 from .api import Compressor, Decompressor, compress, decompress, inspect
-from .errors import FormatError, IntegrityError, LLMPackError, ModelError
+from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError
 
 __version__ = "0.1.0"
 
@@ -20,5 +20,6 @@ __all__ = [
     "FormatError",
     "IntegrityError",
     "ModelError",
+    "PoolError",
     "__version__",
 ]

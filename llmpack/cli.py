@@ -1,4 +1,4 @@
-"""Command line: `llmpack encode|decode|info|models`, following gzip/zstd conventions.
+"""Command line: `llmpack encode|decode|info|select|models`, following gzip/zstd conventions.
 
 Exit codes: 0 success, 1 error, 2 usage. Errors are one line, `llmpack: FILE: reason`;
 LLMPACK_DEBUG=1 shows the traceback. Outputs are written to a temporary file in the
@@ -115,16 +115,20 @@ def _write(dest: str, data: bytes, force: bool, binary: bool) -> None:
 
 
 @contextmanager
-def _progress(label: str, quiet: bool):
+def _progress(label: str, quiet: bool, unit: str = "bytes"):
     """A rich progress bar on stderr when stderr is a terminal; yields a (done, total) callback."""
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn, TransferSpeedColumn)
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    if unit == "bytes":
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(label, total=None)
 
@@ -230,6 +234,52 @@ def info(
             if isinstance(value, list) and len(value) > 8:
                 value = f"[{', '.join(map(str, value[:8]))}, ... ({len(value)} items)]"
             typer.echo(f"{key + ':':<24}{value}")
+
+
+@app.command("select")
+def select_cmd(
+    pool: str = typer.Argument(..., help="ShareGPT pool: a JSON list of {id, conversations: [{from, value}], source}."),
+    budget: int = typer.Option(..., "--budget", "-n", help="How many samples to select."),
+    k1: int = typer.Option(10000, "--k1", min=1, help="Stage 1: candidates with the lowest global scores."),
+    k2: int = typer.Option(200, "--k2", min=1, help="Stage 2: kept after re-scoring against the selection."),
+    k3: int = typer.Option(100, "--k3", min=1, help="Stage 3: chosen greedily per round."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Output JSON file (default: standard output)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Parallel scoring threads."),
+    scorer: str = typer.Option("zlib", "--scorer", help="zlib (as published), zstd, or lm (the model's bits per byte)."),
+    model: Optional[str] = ModelOpt,
+    force: bool = ForceOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Entropy-Law ZIP data selection: pick the least redundant samples by compression ratio."""
+    from .select import SCORERS
+
+    if scorer not in SCORERS:
+        raise typer.BadParameter(f"'{scorer}' is not one of: {', '.join(SCORERS)}", param_hint="--scorer")
+    with _errors(pool):
+        from . import select as zip_select
+
+        dest = output or STDIO
+        if dest != STDIO and Path(dest).exists() and not force:
+            raise CliError(dest, "already exists; use -f to overwrite")
+        samples = zip_select.load_pool(pool) if pool != STDIO else _pool_from_stdin()
+        texts = [zip_select.sample_bytes(s) for s in samples]
+        chosen_scorer = zip_select.LMScorer(texts, jobs, model) if scorer == "lm" else zip_select.SCORERS[scorer](texts, jobs)
+        with _progress("selecting", quiet, unit="samples") as progress:
+            picked = zip_select.select(samples, budget, k1, k2, k3, chosen_scorer, jobs, progress)
+        out = json.dumps([samples[i] for i in picked], ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+        _write(dest, out, force, binary=False)
+
+
+def _pool_from_stdin() -> list:
+    from .errors import PoolError
+    from .select import validate_pool
+
+    try:
+        pool = json.loads(sys.stdin.buffer.read())
+    except ValueError as exc:
+        raise PoolError(f"invalid JSON: {exc}") from None
+    validate_pool(pool)
+    return pool
 
 
 @app.command("models")

@@ -19,3 +19,7 @@ class IntegrityError(LLMPackError):
 
 class ModelError(LLMPackError):
     """The model cannot be found, loaded, or is not the one the file needs."""
+
+
+class PoolError(LLMPackError):
+    """A data-selection pool that is not a usable ShareGPT list (llmpack select)."""
