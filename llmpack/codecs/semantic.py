@@ -168,7 +168,7 @@ class SemanticCodec(Codec):
         stops = frozenset(i for i in range(tok.vocab_size) if tok.table[i] is None)
         return allowed, stops
 
-    def _regenerate(self, lm, params: Params, template, seeds: list[int], ctx: Context, progress) -> list[bytes]:
+    def _regenerate(self, lm, params: Params, template, seeds: list[int], progress) -> list[bytes]:
         """Regenerate every section with its seed, in the batches the header fixes."""
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, _ = self._vocab(lm)
@@ -210,7 +210,7 @@ class SemanticCodec(Codec):
             prompts = self._condense(lm, condense, pieces, params.rows, progress(0))
             params.sections = [Section(len(tok.encode(p)), 0, 0, q) for p, q in zip(pieces, prompts)]
             trials = [
-                self._regenerate(lm, params, regenerate, [seed] * len(pieces), ctx, progress(len(data) * (1 + seed)))
+                self._regenerate(lm, params, regenerate, [seed] * len(pieces), progress(len(data) * (1 + seed)))
                 for seed in range(cfg.seeds)
             ]
             payload = self._select(params, data, pieces, trials, lm, ctx)
@@ -297,7 +297,7 @@ class SemanticCodec(Codec):
             diffs = [] if self.lossy else self._unpack_residuals(payload, params, lm, header.original_size)
             if self.lossy and payload:
                 raise FormatError("corrupt summary file: unexpected payload")
-            regens = self._regenerate(lm, params, template, [s.seed for s in params.sections], ctx, progress)
+            regens = self._regenerate(lm, params, template, [s.seed for s in params.sections], progress)
         for i, (s, text) in enumerate(zip(params.sections, regens)):
             if crc32(text) != s.crc:
                 raise IntegrityError(params.mismatch(f"section {i}"))
