@@ -66,7 +66,7 @@ def main() -> int:
     print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r.file} | {r.codec} | {r.original_bytes} | {r.compressed_bytes} | {r.bpb:.3f} | {r.similarity:.3f} "
+            f"| {r.file} | {r.label} | {r.original_bytes} | {r.compressed_bytes} | {r.bpb:.3f} | {r.similarity:.3f} "
             f"| {'yes' if r.exact else 'no'} | {r.encode_s:.2f} | {r.decode_s:.2f} "
             f"| {r.kbps(r.encode_s):.2f} | {r.kbps(r.decode_s):.2f} |"
         )

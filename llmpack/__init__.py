@@ -6,7 +6,7 @@
 """
 
 from .api import Compressor, Decompressor, compress, decompress, inspect
-from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError
+from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError, ReportError
 
 __version__ = "0.1.0"
 
@@ -21,5 +21,6 @@ __all__ = [
     "IntegrityError",
     "ModelError",
     "PoolError",
+    "ReportError",
     "__version__",
 ]

@@ -1,4 +1,4 @@
-"""Command line: `llmpack encode|decode|info|select|models`, following gzip/zstd conventions.
+"""Command line: `llmpack encode|decode|info|report|select|models`, following gzip/zstd conventions.
 
 Exit codes: 0 success, 1 error, 2 usage. Errors are one line, `llmpack: FILE: reason`;
 LLMPACK_DEBUG=1 shows the traceback. Outputs are written to a temporary file in the
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,17 +100,9 @@ def _write(dest: str, data: bytes, force: bool, binary: bool) -> None:
     target = Path(dest)
     if target.exists() and not force:
         raise CliError(dest, "already exists; use -f to overwrite")
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode of a new file
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .files import write_atomic
+
+    write_atomic(target, data)
 
 
 @contextmanager
@@ -280,6 +271,53 @@ def _pool_from_stdin() -> list:
         raise PoolError(f"invalid JSON: {exc}") from None
     validate_pool(pool)
     return pool
+
+
+def _int_list(text: str, param: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise typer.BadParameter(f"expected a comma list of positive integers, got '{text}'", param_hint=param)
+    return values
+
+
+@app.command("report")
+def report_cmd(
+    files: list[str] = typer.Argument(..., help="Text files to measure."),
+    output: str = typer.Option("report", "-o", "--output", help="Folder for report.md, report.json, PNGs and surprisal.html."),
+    modes: str = typer.Option("arithmetic,semantic,summary", "--modes", help="llmpack modes to run (baselines always run)."),
+    prompt_tokens: str = typer.Option("16,48", "--prompt-tokens", help="summary: comma list of prompt budgets, one row each."),
+    max_bytes: Optional[int] = typer.Option(None, "--max-bytes", min=1, help="Measure only the first N bytes of each file."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Measurements run at a time [2 on 2+ cores]."),
+    model: Optional[str] = ModelOpt,
+    force: bool = ForceOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Size, speed and meaning kept for every codec on every file, against gzip, bz2, xz, zstd and brotli."""
+    from .config import ReportConfig
+    from .report.run import MODES
+
+    mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
+    bad = [m for m in mode_list if m not in MODES]
+    if bad or not mode_list:
+        raise typer.BadParameter(f"'{bad[0] if bad else modes}' is not one of: {', '.join(MODES)}", param_hint="--modes")
+    budgets = _int_list(prompt_tokens, "--prompt-tokens")
+    config = ReportConfig(modes=mode_list, prompt_tokens=budgets, max_bytes=max_bytes)
+    if jobs is not None:
+        config.jobs = jobs
+    with _errors(output):
+        from . import report
+
+        with _progress("measuring", quiet, unit="runs") as progress:
+            rows = report.build(files, Path(output), config, model, force, progress)
+        if not quiet:
+            from .report.tables import findings
+
+            for line in findings(rows):
+                typer.echo(line.replace("`", "").replace("**", ""), err=True)
+            typer.echo(f"llmpack: report written to {output}/report.md", err=True)
 
 
 @app.command("models")

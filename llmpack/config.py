@@ -114,3 +114,20 @@ class SummaryConfig(SemanticConfig):
     longer sections (a 1.5 KB input is one section at 512 tokens)."""
 
     max_section_tokens: int = 512
+
+
+@dataclass
+class ReportConfig:
+    """What `llmpack report` runs. Every row is a real encode + decode of the file."""
+
+    modes: tuple[str, ...] = ("arithmetic", "semantic", "summary")  # llmpack modes measured
+    # Summary prompt budgets (tokens per section prompt): the lossy size/quality knob, so
+    # the report shows one frontier point per budget. Each budget costs a full summary
+    # encode + decode (about 90 s per 5 KB on a 2-core CPU).
+    prompt_tokens: tuple[int, ...] = (16, 48)
+    # Independent (file, codec, setting) runs in parallel, each in its own process with
+    # cpu_count // jobs torch threads. At the small batches of KB-sized inputs one thread
+    # steps the model almost as fast as two (the matrix products are too small to split
+    # well), so two single-thread jobs get ~1.7x the work done on 2 cores.
+    jobs: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 2)))
+    max_bytes: int | None = None  # measure only the first N bytes of each file

@@ -23,3 +23,7 @@ class ModelError(LLMPackError):
 
 class PoolError(LLMPackError):
     """A data-selection pool that is not a usable ShareGPT list (llmpack select)."""
+
+
+class ReportError(LLMPackError):
+    """Bad `llmpack report` input: a missing or empty file, an unknown mode, existing outputs."""

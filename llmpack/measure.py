@@ -40,17 +40,22 @@ BASELINES = _baselines()
 
 @dataclass
 class Row:
-    """One file x codec measurement."""
+    """One file x codec (x setting) measurement."""
 
     file: str
-    codec: str
+    codec: str  # "gzip", "arithmetic", "summary", ...
     original_bytes: int
     compressed_bytes: int
     encode_s: float
     decode_s: float
     exact: bool
     similarity: float = 1.0  # all-MiniLM-L6-v2 cosine of original and decoded; 1.0 when exact
+    setting: str = ""  # "-9" for gzip -9, "prompt_tokens=16" for a summary budget, "" for defaults
     extra: dict = field(default_factory=dict)  # codec-reported figures (e.g. model cross-entropy)
+
+    @property
+    def label(self) -> str:
+        return f"{self.codec} {self.setting}".strip()
 
     @property
     def bpb(self) -> float:
@@ -67,7 +72,8 @@ class Row:
         return {**asdict(self), "bpb": self.bpb, "ratio": self.ratio}
 
 
-def time_pair(name: str, label: str, data: bytes, encode: Callable[[bytes], bytes], decode: Callable[[bytes], bytes], extra: Callable[[], dict] | None = None) -> Row:
+def time_pair(name: str, codec: str, setting: str, data: bytes, encode: Callable[[bytes], bytes],
+              decode: Callable[[bytes], bytes], extra: Callable[[], dict] | None = None) -> Row:
     t0 = time.perf_counter()
     blob = encode(data)
     t1 = time.perf_counter()
@@ -80,16 +86,20 @@ def time_pair(name: str, label: str, data: bytes, encode: Callable[[bytes], byte
         from .similarity import similarity
 
         sim = similarity(data, back)
-    return Row(name, label, len(data), len(blob), t1 - t0, t2 - t1, exact, sim, extra() if extra else {})
+    return Row(name, codec, len(data), len(blob), t1 - t0, t2 - t1, exact, sim, setting, extra() if extra else {})
 
 
 def measure_baseline(name: str, label: str, data: bytes) -> Row:
+    """label is a BASELINES key: "zstd -19" gives codec "zstd", setting "-19"."""
     encode, decode = BASELINES[label]
-    return time_pair(name, label, data, encode, decode)
+    codec, _, setting = label.partition(" ")
+    return time_pair(name, codec, setting, data, encode, decode)
 
 
-def measure_llmpack(name: str, data: bytes, compressor, decompressor) -> Row:
-    """Encode and decode with llmpack objects that already hold their model."""
+def measure_llmpack(name: str, data: bytes, compressor, decompressor, setting: str = "") -> Row:
+    """Encode and decode with llmpack objects that already hold their model.
+
+    The codec's own figures (compressor.stats) land in Row.extra, lists and bytes left out."""
 
     def extra() -> dict:
         stats = {k: v for k, v in compressor.stats.items() if not isinstance(v, (bytes, list))}
@@ -97,4 +107,4 @@ def measure_llmpack(name: str, data: bytes, compressor, decompressor) -> Row:
             stats["coder_overhead"] = 8 * stats["model_payload_bytes"] / stats["model_bits"] - 1
         return stats
 
-    return time_pair(name, compressor.codec.name, data, compressor.compress, decompressor.decompress, extra)
+    return time_pair(name, compressor.codec.name, setting, data, compressor.compress, decompressor.decompress, extra)

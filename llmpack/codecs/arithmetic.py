@@ -183,20 +183,22 @@ class ArithmeticCodec(Codec):
         pieces = seg.split(text, count)
         tokens = [tok.encode(p) for p in pieces]
         payloads: list[bytes] = []
-        seg_bits: list[float] = []
+        token_bits: list[list[float]] = []  # per segment, the model's cost of each token
         total, done = len(text), 0
         with _threads(cfg.threads):
             for batch in _batches(list(range(len(pieces))), rows):
                 coded, bits = self._encode_batch(lm, [tokens[i] for i in batch], rows, ctx, done, total)
                 payloads += coded
-                seg_bits += bits
+                token_bits += bits
                 done += sum(len(pieces[i]) for i in batch)
         segments = [self._choose(p, toks, pay, cfg.fallback) for p, toks, pay in zip(pieces, tokens, payloads)]
         kept = [i for i, s in enumerate(segments) if s.method == MODEL]
         ctx.stats.update(
             tokens=sum(len(t) for t in tokens),
-            model_bits=sum(seg_bits[i] for i in kept),  # the model's cross-entropy on the model-coded segments
+            model_bits=sum(sum(token_bits[i]) for i in kept),  # the model's cross-entropy on the model-coded segments
             model_payload_bytes=sum(len(segments[i].payload) for i in kept),
+            # (token bytes, bits) over the whole (newline-normalised) text: what `llmpack report` colours
+            surprisal=[(lm.tokenizer.table[t], b) for toks, bits in zip(tokens, token_bits) for t, b in zip(toks, bits)],
         )
         return flags, rows, segments
 
@@ -216,14 +218,14 @@ class ArithmeticCodec(Codec):
         engine = Lockstep(lm.model, rows, tok.symbol_count, steps)
         encoders = [rangecoder.Encoder() for _ in seqs]
         inputs = [tok.start_id] * rows
-        bits = [0.0] * len(seqs)
+        bits: list[list[float]] = [[] for _ in seqs]
         table = tok.table
         for t in range(steps):
             probs = engine.step(inputs)
             for r, s in enumerate(seqs):
                 if t < len(s):
                     encoders[r].encode(s[t], probs[r])
-                    bits[r] -= math.log2(max(float(probs[r, s[t]]), 1e-30))
+                    bits[r].append(-math.log2(max(float(probs[r, s[t]]), 1e-30)))
                     inputs[r] = tok.model_input(s[t])
                     done += len(table[s[t]])
                 else:

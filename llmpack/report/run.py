@@ -1,0 +1,144 @@
+"""Running the measurements of a report: every (file, codec, setting) is one task.
+
+Baselines run in this process (milliseconds). llmpack tasks run through the shared
+measuring path (llmpack.measure), either here (jobs=1) or in worker processes that
+each load the model once, before any clock starts. Results come back in a fixed order
+whatever order the tasks finished in.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..measure import BASELINES, Row, measure_baseline, measure_llmpack
+from ..models import LoadedModel
+
+MODES = ("arithmetic", "semantic", "summary")
+# Rough cost of one task relative to others, so the slowest start first and the
+# workers finish together (summary regenerates its text twice, at encode and decode).
+_COST = {"summary": 3, "semantic": 2, "arithmetic": 1}
+
+
+@dataclass(frozen=True)
+class Task:
+    index: int  # position in the report's row order
+    file: str  # label of the input
+    mode: str  # llmpack mode
+    options: tuple[tuple[str, int], ...] = ()  # codec settings, e.g. (("prompt_tokens", 16),)
+
+    @property
+    def setting(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.options)
+
+
+@dataclass
+class Result:
+    row: Row
+    surprisal: list[tuple[bytes, float]] | None = None  # per-token model cost, arithmetic rows only
+
+
+@dataclass
+class Plan:
+    """Inputs and what to run on them."""
+
+    inputs: dict[str, bytes]  # label -> bytes, in report order
+    baselines: list[str]  # BASELINES keys
+    tasks: list[Task] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, inputs: dict[str, bytes], baselines: list[str], modes: list[str], prompt_tokens: list[int]) -> "Plan":
+        plan = cls(inputs, baselines)
+        n = 0
+        for name in inputs:
+            n += len(baselines)  # baseline rows come first for each file
+            for mode in modes:
+                settings = [(("prompt_tokens", p),) for p in prompt_tokens] if mode == "summary" else [()]
+                for options in settings:
+                    plan.tasks.append(Task(n, name, mode, options))
+                    n += 1
+        return plan
+
+    @property
+    def size(self) -> int:
+        return len(self.inputs) * len(self.baselines) + len(self.tasks)
+
+
+def _measure(task: Task, data: bytes, model: str | LoadedModel | None, threads: int | None) -> Result:
+    import llmpack
+
+    options = dict(task.options)
+    if threads:
+        options["threads"] = threads
+    compressor = llmpack.Compressor(mode=task.mode, model=model, **options)
+    decompressor = llmpack.Decompressor(model=model)
+    row = measure_llmpack(task.file, data, compressor, decompressor, task.setting)
+    surprisal = compressor.stats.get("surprisal") if task.mode == "arithmetic" else None
+    return Result(row, surprisal)
+
+
+# -- worker processes ------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _worker_init(model: str | None, threads: int) -> None:
+    import torch
+
+    import llmpack
+
+    torch.set_num_threads(threads)
+    warm = llmpack.Compressor(model=model, threads=threads)
+    warm.compress(b"warm up")  # loads (and on first use converts) the model outside any timing
+    _WORKER.update(model=warm.ctx.model, threads=threads)
+
+
+def _worker_run(task: Task, data: bytes) -> Result:
+    return _measure(task, data, _WORKER["model"], _WORKER["threads"])
+
+
+def run(plan: Plan, model: str | LoadedModel | None, jobs: int, progress: Callable[[int, int], None] | None = None) -> list[Result]:
+    """Measure everything in the plan; returns results in report order. progress(done, total) after each."""
+    results: dict[int, Result] = {}
+
+    def done() -> None:
+        if progress is not None:
+            progress(len(results), plan.size)
+
+    n = 0
+    for name, data in plan.inputs.items():
+        for label in plan.baselines:
+            results[n] = Result(measure_baseline(name, label, data))
+            done()
+            n += 1
+        n += sum(1 for t in plan.tasks if t.file == name)
+    ordered = sorted(plan.tasks, key=lambda t: (-_COST[t.mode], -dict(t.options).get("prompt_tokens", 0), t.index))
+    if jobs <= 1 or len(ordered) <= 1 or isinstance(model, LoadedModel):
+        lm = model
+        if not isinstance(lm, LoadedModel) and ordered:
+            import llmpack
+
+            warm = llmpack.Compressor(model=model)
+            warm.compress(b"warm up")  # load the model before the first clock starts
+            lm = warm.ctx.model
+        for task in ordered:
+            results[task.index] = _measure(task, plan.inputs[task.file], lm, None)
+            done()
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(model, threads)) as pool:
+            pending = {pool.submit(_worker_run, t, plan.inputs[t.file]): t for t in ordered}
+            try:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        task = pending.pop(future)
+                        results[task.index] = future.result()
+                        done()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    return [results[i] for i in sorted(results)]
