@@ -16,12 +16,18 @@ from matplotlib.colors import to_hex
 
 MAX_BITS = 16.0  # colour scale tops out here: 16 bits is a 1-in-65536 surprise
 SCALE_STEPS = (0, 1, 2, 4, 8, 12, 16)
+DARK_FROM = 10.0  # from here on the colour scale is dark enough to need white text
 TOP_TOKENS = 15  # most surprising tokens listed under each file
 _CMAP = colormaps["YlOrRd"]
 
 
 def colour(bits: float) -> str:
     return to_hex(_CMAP(min(max(bits, 0.0), MAX_BITS) / MAX_BITS))
+
+
+def _style(bits: float) -> str:
+    """Background by cost; white text where the background is too dark for black."""
+    return f"background:{colour(bits)}" + (";color:#fff" if bits >= DARK_FROM else "")
 
 
 def spans(tokens: list[tuple[bytes, float]]) -> list[tuple[str, float]]:
@@ -47,7 +53,7 @@ def _file_section(name: str, tokens: list[tuple[bytes, float]]) -> str:
     parts = []
     for text, bits in spans(tokens):
         shown = html.escape(text).replace("\n", "\u21b5\n")
-        parts.append(f'<span style="background:{colour(bits)}" title="{bits:.2f} bits">{shown}</span>')
+        parts.append(f'<span style="{_style(bits)}" title="{bits:.2f} bits">{shown}</span>')
     worst = sorted(spans(tokens), key=lambda s: -s[1])[:TOP_TOKENS]
     rows = "".join(
         f"<tr><td><code>{html.escape(repr(t))}</code></td><td>{b:.1f}</td></tr>" for t, b in worst
@@ -55,7 +61,7 @@ def _file_section(name: str, tokens: list[tuple[bytes, float]]) -> str:
     bpb = total_bits / total_bytes if total_bytes else 0.0
     return (
         f"<section><h2>{html.escape(name)}</h2>"
-        f"<p>{len(tokens)} tokens, {total_bytes} bytes: the model's cost is {total_bits / 8:.0f} bytes "
+        f"<p>{len(tokens)} tokens, {total_bytes} bytes (line ends as coded: CRLF files are coded as LF): the model's cost is {total_bits / 8:.0f} bytes "
         f"({bpb:.3f} bits/byte, {total_bits / max(1, len(tokens)):.2f} bits/token).</p>"
         f'<div class="text">{"".join(parts)}</div>'
         f"<details><summary>The {len(worst)} most surprising tokens</summary>"
@@ -65,7 +71,7 @@ def _file_section(name: str, tokens: list[tuple[bytes, float]]) -> str:
 
 def render(files: dict[str, list[tuple[bytes, float]]], model: str) -> str:
     legend = "".join(
-        f'<span class="key" style="background:{colour(b)}">{b}{"+" if b == MAX_BITS else ""}</span>' for b in SCALE_STEPS
+        f'<span class="key" style="{_style(b)}">{b}{"+" if b == MAX_BITS else ""}</span>' for b in SCALE_STEPS
     )
     body = "".join(_file_section(name, tokens) for name, tokens in files.items())
     return f"""<!DOCTYPE html>
