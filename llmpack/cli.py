@@ -307,7 +307,7 @@ def report_cmd(
     config = ReportConfig(modes=mode_list, prompt_tokens=budgets, max_bytes=max_bytes)
     if jobs is not None:
         config.jobs = jobs
-    with _errors(output):
+    with _errors("report"):  # messages name the file or folder at fault themselves
         from . import report
 
         with _progress("measuring", quiet, unit="runs") as progress:
