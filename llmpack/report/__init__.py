@@ -9,6 +9,7 @@ same path eval/bench.py uses); nothing is estimated.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -22,7 +23,7 @@ from ..files import write_atomic
 from ..measure import BASELINES, Row
 from ..models import DEFAULT_MODEL, LoadedModel
 from . import plots, surprisal, tables
-from .run import MODES, Plan, run
+from .run import MODES, Plan, run, threads_per_job
 
 OUTPUTS = ("report.json", "report.md", *plots.PLOTS, "surprisal.html")
 
@@ -77,7 +78,7 @@ def build(paths: list[str], out_dir: Path, config: ReportConfig | None = None, m
         "inputs": ", ".join(f"{k} ({len(v):,} bytes)" for k, v in inputs.items())
         + (f"; first {config.max_bytes:,} bytes of each file" if config.max_bytes else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores; {config.jobs} job(s) at a time, "
-                   f"{max(1, (os.cpu_count() or 1) // max(1, config.jobs)) if config.jobs > 1 else 'default'} torch thread(s) each",
+                   f"{threads_per_job(config.jobs) or 'default'} torch thread(s) each",
         "wall time": f"{time.perf_counter() - started:.0f} s for {plan.size} measurements",
         "made": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
@@ -90,12 +91,9 @@ def _write(out_dir: Path, rows: list[Row], results, meta: dict, model_name: str)
     write_atomic(out_dir / "report.json", (json.dumps(tables.json_rows(rows), indent=2) + "\n").encode())
     images = []
     for name, (title, draw) in plots.PLOTS.items():
-        tmp = out_dir / f".{name}.tmp.png"
-        try:
-            draw(rows, tmp)
-            os.replace(tmp, out_dir / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        png = io.BytesIO()
+        draw(rows, png)
+        write_atomic(out_dir / name, png.getvalue())
         images.append((title, name))
     costs = {r.row.file: r.surprisal for r in results if r.surprisal is not None}
     if costs:

@@ -7,7 +7,7 @@ throughput.png  encode and decode speed per codec (log scale: baselines are ~10^
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import BinaryIO
 
 import matplotlib
 
@@ -54,7 +54,7 @@ def _codec_colours(labels: list[str]) -> dict[str, str]:
     return out
 
 
-def bpb(rows: list[Row], path: Path) -> None:
+def bpb(rows: list[Row], out: BinaryIO) -> None:
     labels, files = _labels(rows), _files(rows)
     height = len(files) and 0.8 / len(files)
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.45 * len(labels) * max(1, len(files)) ** 0.5))
@@ -72,11 +72,11 @@ def bpb(rows: list[Row], path: Path) -> None:
     ax.legend(title="file", loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(out, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
-def frontier(rows: list[Row], path: Path) -> None:
+def frontier(rows: list[Row], out: BinaryIO) -> None:
     labels, files = _labels(rows), _files(rows)
     colours = _codec_colours(labels)
     fig, ax = plt.subplots(figsize=(11, 5.5))
@@ -104,11 +104,11 @@ def frontier(rows: list[Row], path: Path) -> None:
     ax.set_title("Size against meaning kept")
     ax.grid(alpha=0.3)
     fig.subplots_adjust(left=0.08, right=0.74)  # room on the right for the two legends
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(out, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
-def throughput(rows: list[Row], path: Path) -> None:
+def throughput(rows: list[Row], out: BinaryIO) -> None:
     ts = totals(rows)
     labels = [t.label for t in ts]
     colours = _codec_colours(labels)
@@ -126,7 +126,7 @@ def throughput(rows: list[Row], path: Path) -> None:
     axes[0].invert_yaxis()
     fig.suptitle("Throughput, all files together (model loading excluded)")
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(out, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..measure import BASELINES, Row, measure_baseline, measure_llmpack
+from ..measure import Row, measure_baseline, measure_llmpack
 from ..models import LoadedModel
 
 MODES = ("arithmetic", "semantic", "summary")
@@ -46,15 +46,17 @@ class Plan:
     """Inputs and what to run on them."""
 
     inputs: dict[str, bytes]  # label -> bytes, in report order
-    baselines: list[str]  # BASELINES keys
+    baselines: list[tuple[int, str, str]] = field(default_factory=list)  # (row index, file, BASELINES key)
     tasks: list[Task] = field(default_factory=list)
 
     @classmethod
     def build(cls, inputs: dict[str, bytes], baselines: list[str], modes: list[str], prompt_tokens: list[int]) -> "Plan":
-        plan = cls(inputs, baselines)
+        plan = cls(inputs)
         n = 0
         for name in inputs:
-            n += len(baselines)  # baseline rows come first for each file
+            for label in baselines:  # baseline rows come first for each file
+                plan.baselines.append((n, name, label))
+                n += 1
             for mode in modes:
                 settings = [(("prompt_tokens", p),) for p in prompt_tokens] if mode == "summary" else [()]
                 for options in settings:
@@ -64,7 +66,21 @@ class Plan:
 
     @property
     def size(self) -> int:
-        return len(self.inputs) * len(self.baselines) + len(self.tasks)
+        return len(self.baselines) + len(self.tasks)
+
+
+def threads_per_job(jobs: int) -> int | None:
+    """torch threads of each worker process; None (the codec default) when running in-process."""
+    return max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+
+
+def _load(model: str | None, threads: int | None) -> LoadedModel:
+    """Load (on first use, convert) the model and run it once, outside any timing."""
+    import llmpack
+
+    warm = llmpack.Compressor(model=model, **({"threads": threads} if threads else {}))
+    warm.compress(b"warm up")
+    return warm.ctx.model
 
 
 def _measure(task: Task, data: bytes, model: str | LoadedModel | None, threads: int | None) -> Result:
@@ -87,12 +103,8 @@ _WORKER: dict = {}
 def _worker_init(model: str | None, threads: int) -> None:
     import torch
 
-    import llmpack
-
     torch.set_num_threads(threads)
-    warm = llmpack.Compressor(model=model, threads=threads)
-    warm.compress(b"warm up")  # loads (and on first use converts) the model outside any timing
-    _WORKER.update(model=warm.ctx.model, threads=threads)
+    _WORKER.update(model=_load(model, threads), threads=threads)
 
 
 def _worker_run(task: Task, data: bytes) -> Result:
@@ -107,27 +119,17 @@ def run(plan: Plan, model: str | LoadedModel | None, jobs: int, progress: Callab
         if progress is not None:
             progress(len(results), plan.size)
 
-    n = 0
-    for name, data in plan.inputs.items():
-        for label in plan.baselines:
-            results[n] = Result(measure_baseline(name, label, data))
-            done()
-            n += 1
-        n += sum(1 for t in plan.tasks if t.file == name)
+    for index, name, label in plan.baselines:
+        results[index] = Result(measure_baseline(name, label, plan.inputs[name]))
+        done()
     ordered = sorted(plan.tasks, key=lambda t: (-_COST[t.mode], -dict(t.options).get("prompt_tokens", 0), t.index))
     if jobs <= 1 or len(ordered) <= 1 or isinstance(model, LoadedModel):
-        lm = model
-        if not isinstance(lm, LoadedModel) and ordered:
-            import llmpack
-
-            warm = llmpack.Compressor(model=model)
-            warm.compress(b"warm up")  # load the model before the first clock starts
-            lm = warm.ctx.model
+        lm = model if isinstance(model, LoadedModel) or not ordered else _load(model, None)
         for task in ordered:
             results[task.index] = _measure(task, plan.inputs[task.file], lm, None)
             done()
     else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = threads_per_job(jobs)
         context = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init, initargs=(model, threads)) as pool:
             pending = {pool.submit(_worker_run, t, plan.inputs[t.file]): t for t in ordered}
