@@ -145,6 +145,11 @@ class LoadedModel:
     hf_tokenizer: object
     dtype: str
 
+    def __post_init__(self) -> None:
+        from .kernels import prepare
+
+        prepare(self.model)  # every model computes its floats the same way (kernels.NUMERICS)
+
     @property
     def tokenizer(self):
         from .tokens import ByteTokenizer

@@ -102,7 +102,9 @@ def _environment() -> str:
     import torch
     import transformers
 
-    return f"torch {torch.__version__}/transformers {transformers.__version__}"
+    from ..kernels import NUMERICS
+
+    return f"torch {torch.__version__}/transformers {transformers.__version__}/{NUMERICS}"
 
 
 @contextmanager
