@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 
 STDIO = "-"
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for cat killed by a closed pipe
 
 
 class CliError(Exception):
@@ -57,6 +58,11 @@ def _errors(name: str):
         raise
     except CliError as exc:
         _fail(exc.name, exc)
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly, as cat and gzip do.
+        # Point stdout at /dev/null so that the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_SIGPIPE)
     except (LLMPackError, OSError, MemoryError) as exc:
         _fail(name, exc)
     except KeyboardInterrupt:

@@ -165,3 +165,24 @@ def test_models_lists_the_default(run):
     result = CliRunner().invoke(app, ["models"])
     assert result.exit_code == 0
     assert "smollm2-135m (default)" in result.stdout
+
+
+def test_closed_stdout_pipe_stops_quietly(tmp_path):
+    """`llmpack decode -c FILE | head -c 10`: no error line, exit 141 (as a shell reports for cat)."""
+    import os
+    import subprocess
+    import sys
+
+    import llmpack
+
+    packed = tmp_path / "data.llmp"
+    packed.write_bytes(llmpack.compress(b"some bytes " * 1000, mode="zstd"))
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before llmpack writes anything
+    try:
+        proc = subprocess.run([sys.executable, "-m", "llmpack", "decode", "-c", str(packed)],
+                              stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141
+    assert proc.stderr == b""
