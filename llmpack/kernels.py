@@ -29,7 +29,7 @@ import torch
 
 # Recorded in every container's environment string; bump when the floats change.
 # Files without it were made under 1 (transformers' own nn.Linear).
-NUMERICS = "k2"  # 2: TransposedLinear everywhere
+NUMERICS = "k2"  # 2: every nn.Linear is a TransposedLinear
 # Products with more rows than this keep transformers' x @ W.T, which is faster there
 # (a 15-row step: 252 ms as x @ W.T, 345 ms transposed; a 1800-token prefill 10 s vs 11.5 s).
 TRANSPOSED_MAX_ROWS = 8
@@ -55,19 +55,25 @@ class TransposedLinear(torch.nn.Module):
         return out.contiguous().view(*x.shape[:-1], self.out_features)
 
 
-def prepare(model: torch.nn.Module) -> None:
-    """Install llmpack's numerics on a transformers causal LM, in place (idempotent)."""
+def _swap(model: torch.nn.Module, match, build) -> None:
+    """Replace, in place, every submodule for which match(module) holds by build(module)."""
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is torch.nn.Linear:
-                setattr(parent, name, TransposedLinear(child))
+            if match(child):
+                setattr(parent, name, build(child))
+
+
+def prepare(model: torch.nn.Module) -> None:
+    """Install llmpack's numerics on a transformers causal LM, in place (idempotent)."""
+    _swap(model, lambda m: type(m) is torch.nn.Linear, TransposedLinear)
 
 
 def restore(model: torch.nn.Module) -> None:
     """Undo prepare(): transformers' own nn.Linear again, same parameters (for comparisons)."""
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, TransposedLinear):
-                plain = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
-                plain.weight, plain.bias = child.weight, child.bias
-                setattr(parent, name, plain)
+
+    def plain(t: TransposedLinear) -> torch.nn.Linear:
+        linear = torch.nn.Linear(t.in_features, t.out_features, bias=t.bias is not None)
+        linear.weight, linear.bias = t.weight, t.bias
+        return linear
+
+    _swap(model, lambda m: isinstance(m, TransposedLinear), plain)

@@ -15,7 +15,7 @@ def test_loaded_models_get_transposed_linears(tiny_model):
     head = model.get_output_embeddings()
     assert isinstance(head, TransposedLinear)
     # tied: the head still shares the embedding matrix, it was not copied
-    assert head.weight.data_ptr() == tiny_model.model.get_input_embeddings().weight.data_ptr()
+    assert head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     prepare(model)  # idempotent: nothing wrapped twice
     assert model.get_output_embeddings() is head
 
