@@ -54,7 +54,7 @@ def step(rows: int, repeats: int, context: int = 300) -> str:
         install(model)
         lockstep = Lockstep(model, rows, model.config.vocab_size, context + repeats + 2)
         lockstep.step([[1] * context] * rows)
-        times.append(per_call_ms(lambda: lockstep.step([5] * rows), repeats))
+        times.append(per_call_ms(lambda ls=lockstep: ls.step([5] * rows), repeats))
         probs.append(lockstep.step([5] * rows).copy())
     same = "yes" if (probs[0] == probs[1]).all() else "no"
     return f"model step: x@W.T {times[0]:6.1f} ms   (W@x.T).T {times[1]:6.1f} ms   same floats: {same}"

@@ -12,8 +12,6 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..config import ArithmeticConfig
 from ..container import Header, Reader, Writer, crc32
 from ..errors import FormatError, IntegrityError

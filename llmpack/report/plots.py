@@ -7,6 +7,7 @@ throughput.png  encode and decode speed per codec (log scale: baselines are ~10^
 
 from __future__ import annotations
 
+import math
 from typing import BinaryIO
 
 import matplotlib
@@ -118,7 +119,8 @@ def throughput(rows: list[Row], out: BinaryIO) -> None:
         bars = ax.barh(range(len(ts)), speeds, color=[colours[label] for label in labels])
         ax.bar_label(bars, labels=[f"{v:,.2f}" if v < 100 else f"{v:,.0f}" for v in speeds], padding=2, fontsize=7)
         ax.set_xscale("log")
-        ax.set_xlim(min(s for s in speeds if s == s) / 3, max(s for s in speeds if s == s) * 30)
+        measured = [s for s in speeds if not math.isnan(s)]
+        ax.set_xlim(min(measured) / 3, max(measured) * 30)
         ax.set_xlabel(f"{title} speed, KB/s (log scale)")
         ax.set_title(title.capitalize())
         ax.grid(axis="x", alpha=0.3)
