@@ -76,7 +76,9 @@ def main() -> int:
             print(
                 f"\n{r.file}: {x['tokens']} tokens ({r.original_bytes / max(1, x['tokens']):.2f} bytes/token); "
                 f"model-coded segments: cross-entropy {x['model_bits'] / 8:.0f} bytes, range-coded "
-                f"{x['model_payload_bytes']} bytes (coder overhead {100 * x['coder_overhead']:.2f}%)"
+                f"{x['model_payload_bytes']} bytes (coder overhead {100 * x['coder_overhead']:.2f}%, "
+                f"{(x['model_payload_bytes'] - x['model_bits'] / 8) / x['model_segments']:.1f} bytes per segment "
+                f"over {x['model_segments']} segments; each stream's final flush costs about 2 bytes)"
             )
     if args.json:
         args.json.write_text(json.dumps([r.as_dict() for r in rows], indent=2))

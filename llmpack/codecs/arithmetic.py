@@ -197,6 +197,7 @@ class ArithmeticCodec(Codec):
             tokens=sum(len(t) for t in tokens),
             model_bits=sum(sum(token_bits[i]) for i in kept),  # the model's cross-entropy on the model-coded segments
             model_payload_bytes=sum(len(segments[i].payload) for i in kept),
+            model_segments=len(kept),  # each range-coded stream ends in one flushed 32-bit word
             # (token bytes, bits) over the whole (newline-normalised) text: what `llmpack report` colours
             surprisal=[(lm.tokenizer.table[t], b) for toks, bits in zip(tokens, token_bits) for t, b in zip(toks, bits)],
         )
