@@ -1,0 +1,64 @@
+"""Upper bound on arithmetic-mode speed on this CPU: the model's matrix products alone.
+
+    python eval/ceiling.py [--rows 64] [--threads 2] [--bytes-per-token 3.86]
+
+Every token costs one pass through each linear layer of the model (the tied head
+included). This times exactly those products, layer after layer as in a real step, for a
+batch of ROWS tokens, in float32 and bfloat16, and prints the tokens/s and KB/s that
+would follow if nothing else (attention, norms, softmax, range coding) took any time.
+A real step is slower than this; if the bound is below a target, no scheduling of the
+same products reaches it. The default bytes/token is alice29.txt's (eval/bench.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def linear_weights(model) -> list[torch.Tensor]:
+    """Each linear weight of one step, in model order; the tied head once at the end."""
+    weights = [m.weight for name, m in model.named_modules() if hasattr(m, "weight") and m.weight.dim() == 2 and "embed" not in name]
+    head = model.get_output_embeddings().weight
+    return [w for w in weights if w is not head] + [head]
+
+
+def seconds_per_step(weights: list[torch.Tensor], rows: int, dtype: torch.dtype, repeats: int) -> float:
+    ws = [w.detach().to(dtype) for w in weights]
+    xs = {w.shape[1]: torch.randn(rows, w.shape[1], dtype=dtype) for w in ws}
+    for w in ws:  # warm up
+        F.linear(xs[w.shape[1]], w)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for w in ws:
+            F.linear(xs[w.shape[1]], w)
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=64, help="tokens per step (arithmetic mode's batch; default 64)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bytes-per-token", type=float, default=3.86)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from llmpack.models import load
+
+    weights = linear_weights(load(None, "float32").model)
+    flops = 2 * args.rows * sum(w.numel() for w in weights)
+    print(f"{len(weights)} linear layers, {sum(w.numel() for w in weights) / 1e6:.1f} M multiply-adds per token, "
+          f"{args.rows} rows, {args.threads} threads")
+    for dtype, repeats in ((torch.float32, args.repeats), (torch.bfloat16, 1)):
+        s = seconds_per_step(weights, args.rows, dtype, repeats)
+        tps = args.rows / s
+        print(f"{str(dtype).removeprefix('torch.'):9} {flops / s / 1e9:7.1f} GFLOP/s  {1000 * s:8.1f} ms/step  "
+              f"ceiling {tps:7.0f} tokens/s = {tps * args.bytes_per_token / 1000:5.2f} KB/s")
+
+
+if __name__ == "__main__":
+    main()
