@@ -20,10 +20,12 @@ import torch.nn.functional as F
 
 
 def linear_weights(model) -> list[torch.Tensor]:
-    """Each linear weight of one step, in model order; the tied head once at the end."""
-    weights = [m.weight for name, m in model.named_modules() if hasattr(m, "weight") and m.weight.dim() == 2 and "embed" not in name]
-    head = model.get_output_embeddings().weight
-    return [w for w in weights if w is not head] + [head]
+    """Each linear weight of one step, in model order (the tied head last).
+
+    Loaded models have their nn.Linear layers swapped for kernels.TransposedLinear."""
+    from llmpack.kernels import TransposedLinear
+
+    return [m.weight for m in model.modules() if isinstance(m, (torch.nn.Linear, TransposedLinear))]
 
 
 def seconds_per_step(weights: list[torch.Tensor], rows: int, dtype: torch.dtype, repeats: int) -> float:
@@ -50,8 +52,9 @@ def main() -> None:
     from llmpack.models import load
 
     weights = linear_weights(load(None, "float32").model)
-    flops = 2 * args.rows * sum(w.numel() for w in weights)
-    print(f"{len(weights)} linear layers, {sum(w.numel() for w in weights) / 1e6:.1f} M multiply-adds per token, "
+    macs = sum(w.numel() for w in weights)  # multiply-adds per token
+    flops = 2 * args.rows * macs
+    print(f"{len(weights)} linear layers, {macs / 1e6:.1f} M multiply-adds per token, "
           f"{args.rows} rows, {args.threads} threads")
     for dtype, repeats in ((torch.float32, args.repeats), (torch.bfloat16, 1)):
         s = seconds_per_step(weights, args.rows, dtype, repeats)
