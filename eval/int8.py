@@ -22,6 +22,7 @@ import copy
 import math
 import time
 import warnings
+from pathlib import Path
 
 import torch
 from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
@@ -93,7 +94,7 @@ def main() -> None:
           f"int8 {1000 * q:.1f} ms/step ({f / q:.2f}x)")
 
     cfg = ArithmeticConfig()
-    data = open(args.file, "rb").read()
+    data = Path(args.file).read_bytes()
     count, _ = seg.plan(len(lm.tokenizer.encode(data)), cfg.max_rows, cfg.min_segment_tokens, cfg.max_segment_tokens)
     pieces = seg.split(data, count)
     step = max(1, len(pieces) // args.segments)
