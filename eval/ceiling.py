@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -28,16 +30,21 @@ def linear_weights(model) -> list[torch.Tensor]:
     return [m.weight for m in model.modules() if isinstance(m, (torch.nn.Linear, TransposedLinear))]
 
 
+def time_step(products: list[Callable[[], torch.Tensor]], repeats: int) -> float:
+    """Seconds for one pass over products (one per linear layer), after a warm-up pass."""
+    for p in products:
+        p()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for p in products:
+            p()
+    return (time.perf_counter() - start) / repeats
+
+
 def seconds_per_step(weights: list[torch.Tensor], rows: int, dtype: torch.dtype, repeats: int) -> float:
     ws = [w.detach().to(dtype) for w in weights]
     xs = {w.shape[1]: torch.randn(rows, w.shape[1], dtype=dtype) for w in ws}
-    for w in ws:  # warm up
-        F.linear(xs[w.shape[1]], w)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        for w in ws:
-            F.linear(xs[w.shape[1]], w)
-    return (time.perf_counter() - start) / repeats
+    return time_step([partial(F.linear, xs[w.shape[1]], w) for w in ws], repeats)
 
 
 def main() -> None:

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
-import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-from ceiling import linear_weights
+from ceiling import linear_weights, seconds_per_step, time_step
+from llmpack.scoring import cross_entropy_bits
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # torch.ao.quantization is deprecated, still works
 warnings.filterwarnings("ignore", category=UserWarning, module="torch")
@@ -40,36 +40,21 @@ def int8(module: torch.nn.Module) -> torch.nn.Module:
 
 def products_seconds(weights: list[torch.Tensor], rows: int, repeats: int) -> tuple[float, float]:
     """Seconds per model step for all linear products, fp32 and int8."""
-    fp32 = []
+    fp32 = seconds_per_step(weights, rows, torch.float32, repeats)
+    q = []
     for w in weights:
         lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=False)
         lin.weight = torch.nn.Parameter(w.detach().clone(), requires_grad=False)
-        fp32.append(lin)
-    q = [int8(torch.nn.Sequential(lin)) for lin in fp32]
+        q.append(int8(torch.nn.Sequential(lin)))
     xs = {w.shape[1]: torch.randn(rows, w.shape[1]) for w in weights}
-    out = []
     with torch.inference_mode():
-        for layers in (fp32, q):
-            for lin, w in zip(layers, weights):  # warm up
-                lin(xs[w.shape[1]])
-            start = time.perf_counter()
-            for _ in range(repeats):
-                for lin, w in zip(layers, weights):
-                    lin(xs[w.shape[1]])
-            out.append((time.perf_counter() - start) / repeats)
-    return out[0], out[1]
+        return fp32, time_step([partial(lin, xs[w.shape[1]]) for lin, w in zip(q, weights)], repeats)
 
 
-def bits_per_byte(model, lm, segments: list[list[int]]) -> float:
-    """The model's cross-entropy on the segments (each after the start token), in bits per byte."""
-    nats = 0.0
-    with torch.inference_mode():
-        for s in segments:  # one at a time: segments differ in length
-            x = torch.tensor([[lm.tokenizer.start_id] + s])
-            logp = torch.log_softmax(model(input_ids=x).logits[:, :-1].float(), dim=-1)
-            nats -= logp.gather(-1, x[:, 1:, None]).sum().item()
-    n_bytes = sum(len(lm.tokenizer.table[t]) for s in segments for t in s)
-    return nats / math.log(2) / n_bytes
+def bits_per_byte(model, lm, pieces: list[bytes]) -> float:
+    """The model's cross-entropy on each piece (coded from the start token, as a segment is), in bits per byte."""
+    bits = sum(cross_entropy_bits(model, lm.tokenizer, p) for p in pieces)
+    return bits / sum(len(p) for p in pieces)
 
 
 def main() -> None:
@@ -98,7 +83,7 @@ def main() -> None:
     count, _ = seg.plan(len(lm.tokenizer.encode(data)), cfg.max_rows, cfg.min_segment_tokens, cfg.max_segment_tokens)
     pieces = seg.split(data, count)
     step = max(1, len(pieces) // args.segments)
-    scored = [lm.tokenizer.encode(p) for p in pieces[::step][: args.segments]]
+    scored = pieces[::step][: args.segments]
     print(f"cross-entropy on {len(scored)} of {len(pieces)} segments of {args.file}:")
     print(f"  fp32                  {bits_per_byte(lm.model, lm, scored):.4f} bits/byte")
     head = copy.deepcopy(lm.model)

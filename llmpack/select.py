@@ -27,7 +27,6 @@ zlib.compress on the whole string (tests check this).
 from __future__ import annotations
 
 import json
-import math
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -151,22 +150,9 @@ class LMScorer(Scorer):
         self._prefix_bits: dict[bytes, float] = {b"[": self.bits(b"", b"[")}
 
     def bits(self, context: bytes, text: bytes) -> float:
-        import torch
+        from .scoring import cross_entropy_bits
 
-        tok = self.lm.tokenizer
-        ctx_ids = [tok.start_id] + [tok.model_input(t) for t in tok.encode(context)][-self.CONTEXT_TOKENS :]
-        ids = tok.encode(text)
-        if not ids:
-            return 0.0
-        inputs = torch.tensor([ctx_ids + [tok.model_input(t) for t in ids[:-1]]])
-        with torch.inference_mode():
-            logits = self.lm.model(input_ids=inputs).logits[0, len(ctx_ids) - 1 :].float()
-        logp = torch.log_softmax(logits, dim=-1)
-        total = 0.0
-        for row, t in zip(logp, ids):
-            # virtual byte symbols (not in the vocabulary): about 8 bits each
-            total += -float(row[t]) / math.log(2) if t < tok.vocab_size else 8.0
-        return total
+        return cross_entropy_bits(self.lm.model, self.lm.tokenizer, text, context, self.CONTEXT_TOKENS)
 
     def prepare(self, head: bytes):
         if head not in self._prefix_bits:
