@@ -4,7 +4,8 @@
 
 Every token costs one pass through each linear layer of the model (the tied head
 included). This times exactly those products, layer after layer as in a real step, for a
-batch of ROWS tokens, in float32 and bfloat16, and prints the tokens/s and KB/s that
+batch of ROWS tokens, in float32 and bfloat16 and as the exact engine computes them
+(portable fp32-on-integers, and int8 where torch has it), and prints the tokens/s and KB/s that
 would follow if nothing else (attention, norms, softmax, range coding) took any time.
 A real step is slower than this; if the bound is below a target, no scheduling of the
 same products reaches it. The default bytes/token is alice29.txt's (eval/bench.py).
@@ -22,12 +23,8 @@ import torch.nn.functional as F
 
 
 def linear_weights(model) -> list[torch.Tensor]:
-    """Each linear weight of one step, in model order (the tied head last).
-
-    Loaded models have their nn.Linear layers swapped for kernels.TransposedLinear."""
-    from llmpack.kernels import TransposedLinear
-
-    return [m.weight for m in model.modules() if isinstance(m, (torch.nn.Linear, TransposedLinear))]
+    """Each linear weight of one step, in model order (the tied head last)."""
+    return [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
 
 
 def time_step(products: list[Callable[[], torch.Tensor]], repeats: int) -> float:
@@ -47,6 +44,18 @@ def seconds_per_step(weights: list[torch.Tensor], rows: int, dtype: torch.dtype,
     return time_step([partial(F.linear, xs[w.shape[1]], w) for w in ws], repeats)
 
 
+def exact_seconds_per_step(weights: list[torch.Tensor], rows: int, backend_name: str, repeats: int) -> float:
+    """The same products as the exact engine computes them (quantize, integer product, scales)."""
+    from llmpack.exact import DEFAULT
+    from llmpack.exact.backends import Int8, Portable
+    from llmpack.exact.model import Linear
+
+    backend = {"portable": Portable, "int8": Int8}[backend_name]()
+    layers = [Linear(w, None, DEFAULT, backend) for w in weights]
+    xs = {w.shape[1]: torch.randn(rows, w.shape[1]) for w in weights}
+    return time_step([partial(layer, xs[w.shape[1]]) for layer, w in zip(layers, weights)], repeats)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=64, help="tokens per step (arithmetic mode's batch; default 64)")
@@ -58,15 +67,22 @@ def main() -> None:
 
     from llmpack.models import load
 
-    weights = linear_weights(load(None, "float32").model)
+    weights = linear_weights(load(None).model)
     macs = sum(w.numel() for w in weights)  # multiply-adds per token
     flops = 2 * args.rows * macs
     print(f"{len(weights)} linear layers, {macs / 1e6:.1f} M multiply-adds per token, "
           f"{args.rows} rows, {args.threads} threads")
-    for dtype, repeats in ((torch.float32, args.repeats), (torch.bfloat16, 1)):
-        s = seconds_per_step(weights, args.rows, dtype, repeats)
+    runs = [(str(dtype).removeprefix("torch."), partial(seconds_per_step, weights, args.rows, dtype, repeats))
+            for dtype, repeats in ((torch.float32, args.repeats), (torch.bfloat16, 1))]
+    runs += [(f"exact {b}", partial(exact_seconds_per_step, weights, args.rows, b, args.repeats)) for b in ("portable", "int8")]
+    for name, timed in runs:
+        try:
+            s = timed()
+        except RuntimeError as exc:  # e.g. no int8 matrix product on this build
+            print(f"{name:14} not available: {str(exc).splitlines()[0]}")
+            continue
         tps = args.rows / s
-        print(f"{str(dtype).removeprefix('torch.'):9} {flops / s / 1e9:7.1f} GFLOP/s  {1000 * s:8.1f} ms/step  "
+        print(f"{name:14} {flops / s / 1e9:7.1f} GFLOP/s  {1000 * s:8.1f} ms/step  "
               f"ceiling {tps:7.0f} tokens/s = {tps * args.bytes_per_token / 1000:5.2f} KB/s")
 
 

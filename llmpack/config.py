@@ -12,7 +12,11 @@ from pathlib import Path
 
 # --- container ---------------------------------------------------------------
 MAGIC = b"LLMP"  # first four bytes of every container
-FORMAT_VERSION = 1  # bumped on any incompatible change to docs/FORMAT.md
+FORMAT_VERSION = 2  # bumped on any incompatible change to docs/FORMAT.md
+# Format 2 brought exact numerics (llmpack.exact). Format 1 files still open where they
+# need no model (zstd mode); model-coded ones are refused with a one-line reason.
+EXACT_FORMAT = 2
+READABLE_VERSIONS = (1, 2)
 SUFFIX = ".llmp"  # default file suffix, like .gz / .zst
 CHECKSUM_BYTES = 8  # truncated SHA-256 of the original: 64 bits is plenty to catch corruption
 FINGERPRINT_BYTES = 8  # truncated SHA-256 of weights + tokenizer, stored in the header
@@ -30,20 +34,6 @@ def user_dir() -> Path:
     return Path(base) / "llmpack"
 
 
-def fast_bf16() -> bool:
-    """True when this CPU has bf16 matrix instructions (AMX or AVX512-BF16).
-
-    Measured on 2-core machines: with them, bf16 GEMMs run ~4x faster than fp32; on
-    AVX2-only CPUs (e.g. AMD Zen 3) bf16 runs ~4x *slower*, because it is emulated.
-    """
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
 @dataclass
 class ArithmeticConfig:
     """Knobs of the arithmetic codec. Every value that decoding needs goes into the header."""
@@ -56,26 +46,19 @@ class ArithmeticConfig:
     max_rows: int = 64  # most segments stepped together in one batch
     min_segment_tokens: int = 256  # don't cut a file finer than this just to fill the batch
     max_segment_tokens: int = 768  # longer segments compress better but attention cost grows with length
-    # "auto": bfloat16 where the CPU has bf16 matrix units, else float32. The choice is
-    # recorded in the header; decoding always uses the encoder's dtype.
-    dtype: str = "auto"
-    # Thread count changes fp32 reduction order, so it is recorded and reused by the decoder.
-    threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)))
+    # torch threads; None: torch's default (every core). Speed only: the exact engine's
+    # numbers do not depend on it, so it is not recorded.
+    threads: int | None = None
     # Replace CRLF by LF before modelling when that is reversible (no bare LF in the input).
     normalize_newlines: bool = True
     # Per-segment fallback: keep zstd (or raw bytes) where they beat the model.
     fallback: bool = True
 
-    def resolved_dtype(self) -> str:
-        if self.dtype == "auto":
-            return "bfloat16" if fast_bf16() else "float32"
-        return self.dtype
-
 
 @dataclass
 class SemanticConfig:
     """Knobs of the semantic (lossless) and summary (lossy) codecs; decoding needs none of
-    them except what the header records (dtype, threads, rows, sampling, templates)."""
+    them except what the header records (numerics, rows, sampling, templates)."""
 
     # Most tokens the instruction model may spend on one section's reconstruction prompt.
     # Summary files are mostly prompts: this is their size/quality knob.
@@ -93,8 +76,7 @@ class SemanticConfig:
     max_rows: int = 16  # sections regenerated together in one batch
     temperature: float = 0.7  # seeded sampling (seeds > 0) only
     top_k: int = 40  # seeded sampling (seeds > 0) only
-    dtype: str = "auto"  # as ArithmeticConfig.dtype; recorded in the header
-    threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)))
+    threads: int | None = None  # as ArithmeticConfig.threads
 
     # Residual text is range-coded in segments of at least this many tokens, stepped
     # together: inserted text is fragmented anyway, and short segments keep it fast.
@@ -102,10 +84,7 @@ class SemanticConfig:
 
     def arithmetic(self) -> ArithmeticConfig:
         """How residual text is range-coded with --residual lm: the same numerics."""
-        return ArithmeticConfig(dtype=self.dtype, threads=self.threads, min_segment_tokens=self.residual_segment_tokens)
-
-    def resolved_dtype(self) -> str:
-        return self.arithmetic().resolved_dtype()
+        return ArithmeticConfig(threads=self.threads, min_segment_tokens=self.residual_segment_tokens)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from .config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC
+from .config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, READABLE_VERSIONS
 from .errors import FormatError
 
 FLAG_LOSSY = 0x01  # decoding yields an approximation, not the original bytes
@@ -161,7 +161,7 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
     r = Reader(blob)
     r.raw(len(MAGIC))
     version = r.u8()
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise FormatError(f"unsupported format version {version} (this llmpack reads {FORMAT_VERSION})")
     mode, flags = r.u8(), r.u8()
     original_size = r.varint()

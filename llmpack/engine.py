@@ -1,82 +1,76 @@
-"""Lockstep incremental inference: the one place next-token probabilities are computed.
+"""Next-token probabilities for the coders, from the exact engine (llmpack.exact).
 
-Encoder and decoder must see bit-identical probabilities, so both run exactly this
-code with the same batch shape, dtype and thread count: B rows advance one token per
-step through the KV cache. (A single full-sequence forward pass would be faster for
-the encoder but rounds differently, and the decoder can only go one step at a time.)
+The engine's numbers are a pure function of (model, tokens), so the encoder computes a
+whole segment in full-sequence passes (`sequence_weights`) while the decoder, which
+learns one token at a time, steps all rows of a batch together (`Lockstep`): both see
+the same bits on any machine.
 
-The KV cache is preallocated for the whole run and written in place. transformers'
-DynamicCache grows by torch.cat, which copies the whole cache every step: at 800
-tokens x 32 rows that copy was 60% of the step time on a 2-core CPU.
+Probabilities are handed to the range coder unnormalised, as exp(logit - max) in
+[0, 1] (constriction normalises), widened to float64: constriction's float32 path
+panics on some unnormalised inputs (about 1 in 8 random ones), its float64 path never
+did in our stress tests, and either is deterministic Rust. The coder alphabet may extend past the vocabulary
+(virtual byte symbols), whose columns stay 0 and are coded through the coder's floor.
 """
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import torch
-from transformers.cache_utils import Cache, DynamicLayer
+
+# Encoder passes: at most this many token positions at once (rows x length), which
+# bounds the logits buffer (positions x vocabulary x 4 bytes: 800 MB for SmolLM2).
+PASS_TOKENS = 4096
 
 
-def _cache_kwarg(model) -> str:
-    """transformers >= 5.24 names the KV-cache argument `cache`; older versions `past_key_values`."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
-class PreallocatedLayer(DynamicLayer):
-    """One layer's KV cache in a fixed buffer of `capacity` positions; attention sees a view of the filled part."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-        self.length = 0
-
-    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
-        self.dtype, self.device = key_states.dtype, key_states.device
-        batch, heads, _, dim = key_states.shape
-        self._k = torch.zeros(batch, heads, self.capacity, dim, dtype=key_states.dtype)
-        self._v = torch.zeros(batch, heads, self.capacity, value_states.shape[-1], dtype=value_states.dtype)
-        self.keys, self.values = self._k[:, :, :0], self._v[:, :, :0]
-        self.is_initialized = True
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
-        n = key_states.shape[-2]
-        if self.length + n > self.capacity:
-            raise RuntimeError(f"KV cache full ({self.capacity} positions)")
-        self._k[:, :, self.length : self.length + n] = key_states
-        self._v[:, :, self.length : self.length + n] = value_states
-        self.length += n
-        self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
-        return self.keys, self.values
-
-    def get_seq_length(self) -> int:
-        return self.length
+def _padded(weights: torch.Tensor, symbol_count: int) -> np.ndarray:
+    out = np.zeros((*weights.shape[:-1], symbol_count), dtype=np.float64)
+    out[..., : weights.shape[-1]] = weights.numpy()
+    return out
 
 
 class Lockstep:
-    """Steps `rows` independent sequences of a causal LM together, one token each, for at most `steps` steps."""
+    """Steps `rows` independent sequences together, one token each, for at most `steps` steps."""
 
-    def __init__(self, model, rows: int, symbol_count: int, steps: int) -> None:
-        self.model = model
+    def __init__(self, exact, rows: int, symbol_count: int, steps: int) -> None:
+        self.exact = exact
         self.rows = rows
-        layers = model.config.num_hidden_layers
-        self.cache = Cache(layers=[PreallocatedLayer(max(1, steps)) for _ in range(layers)])
-        # Coder alphabet may extend past the vocabulary (virtual byte symbols): those
-        # columns stay 0 and the range coder's probability floor makes them codable.
-        self.probs = np.zeros((rows, symbol_count), dtype=np.float32)
-        self.vocab = model.config.vocab_size
-        self._cache_kwarg = _cache_kwarg(model)
+        self.symbol_count = symbol_count
+        self.cache = exact.new_cache(rows, max(1, steps))
+        self.position = 0
 
-    @torch.inference_mode()
-    def step(self, input_ids: list[int] | list[list[int]]) -> np.ndarray:
-        """Feed one token per row (or, for a prefill, equal-length lists of tokens per row);
-        return the next-token probabilities, shape (rows, symbols)."""
-        ids = torch.tensor(input_ids, dtype=torch.long).view(self.rows, -1)
-        kwargs = {self._cache_kwarg: self.cache}
-        out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1, **kwargs)
-        logits = out.logits[:, -1, :].float()
-        self.probs[:, : self.vocab] = torch.softmax(logits, dim=-1).numpy()
-        return self.probs
+    def step(self, input_ids: list[int]) -> np.ndarray:
+        """Feed one token per row; return next-token weights, shape (rows, symbols)."""
+        ids = torch.tensor(input_ids, dtype=torch.long).view(self.rows, 1)
+        pos = torch.full((self.rows, 1), self.position, dtype=torch.long)
+        logits = self.exact.forward(ids, pos, self.cache, keep=torch.zeros(self.rows, dtype=torch.long))
+        self.position += 1
+        return _padded(self.exact.weights(logits), self.symbol_count)
+
+
+def sequence_weights(exact, inputs: list[list[int]], symbol_count: int):
+    """For each input sequence (model ids, start token first), the next-token weights at
+    every position, shape (len, symbols); yielded in order, computed in full-sequence
+    passes of several right-padded rows (padding never changes a row's numbers)."""
+    order = list(range(len(inputs)))
+    i = 0
+    while i < len(order):
+        width = len(inputs[order[i]])
+        rows = max(1, PASS_TOKENS // max(1, width))
+        batch = order[i : i + rows]
+        width = max(len(inputs[j]) for j in batch)
+        ids = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, j in enumerate(batch):
+            ids[r, : len(inputs[j])] = torch.tensor(inputs[j], dtype=torch.long)
+        pos = torch.arange(width).unsqueeze(0).expand(len(batch), width)
+        cache = exact.new_cache(len(batch), width)
+        logits = exact.forward(ids, pos, cache)
+        for r, j in enumerate(batch):
+            yield _padded(exact.weights(logits[r, : len(inputs[j])]), symbol_count)
+        i += len(batch)
+
+
+def bits(weights: np.ndarray, symbols: list[int]) -> list[float]:
+    """The model's cost of each symbol in bits, -log2 p (for statistics, not for coding)."""
+    w = weights.astype(np.float64)
+    p = w[np.arange(len(symbols)), symbols] / w.sum(axis=-1)
+    return list(-np.log2(np.maximum(p, 1e-30)))

@@ -1,14 +1,15 @@
 """Reproducible batched text generation: the regeneration half of semantic and summary modes.
 
-Each row starts from its own prompt (left-padded to the batch's longest, with an
-attention mask) and then advances one token per step, like the arithmetic engine.
-The decoder rebuilds exactly the same batches (same prompts, same padding, same
-rows), so it sees bit-identical floats and picks the same tokens. Token choice:
+Generation runs on the exact engine (llmpack.exact), so a row's tokens are a function
+of its own prompt and seed only, on any machine and in any batch: prompts are right-
+padded, each row advances at its own positions, and padding never reaches a row's
+numbers. Token choice:
 
-* seed 0: greedy (argmax; ties to the lowest id);
+* seed 0: greedy (the largest logit; ties to the lowest id);
 * seed s > 0: sampling with temperature and top-k, where the uniform number of step
   t comes from a counter-based generator, hash(s, t): no torch or numpy RNG state is
-  involved, so a row's choices depend on its seed and its own probabilities only.
+  involved. The tempered weights exp((logit - max) / T) come from the engine's exp
+  table, and the cumulative sum is sequential float64: no libm call decides a token.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers.cache_utils import Cache
-
-from .engine import PreallocatedLayer, _cache_kwarg
 
 
 @dataclass(frozen=True)
@@ -36,23 +34,24 @@ def uniform(seed: int, step: int) -> float:
     return (int.from_bytes(digest, "little") >> 11) / float(1 << 53)
 
 
-def choose(probs: np.ndarray, allowed: np.ndarray, seed: int, step: int, sampling: Sampling) -> int:
-    """Pick the next token from one row's probabilities over the vocabulary."""
-    p = np.where(allowed, probs, 0.0)
+def choose(logits: np.ndarray, allowed: np.ndarray, seed: int, step: int, sampling: Sampling, exact) -> int:
+    """Pick the next token from one row's logits over the vocabulary."""
+    x = np.where(allowed, logits, -np.inf).astype(np.float32)
     if seed == 0:
-        return int(np.argmax(p))
-    order = np.argsort(-p, kind="stable")[: sampling.top_k]
-    weights = np.power(p[order].astype(np.float64), 1.0 / sampling.temperature)
-    cdf = np.cumsum(weights)
+        return int(np.argmax(x))
+    order = np.argsort(-x, kind="stable")[: sampling.top_k]
+    top = torch.from_numpy(x[order])
+    tempered = exact.weights(top / np.float32(sampling.temperature)).numpy().astype(np.float64)
+    tempered[~np.isfinite(x[order])] = 0.0
+    cdf = np.cumsum(tempered)
     if cdf[-1] <= 0:
         return int(order[0])
     pick = int(np.searchsorted(cdf, uniform(seed, step) * cdf[-1], side="right"))
     return int(order[min(pick, len(order) - 1)])
 
 
-@torch.inference_mode()
 def generate(
-    model,
+    exact,
     prompts: list[list[int]],
     lengths: list[int],
     seeds: list[int],
@@ -62,7 +61,8 @@ def generate(
     stop_ids: frozenset[int] = frozenset(),
     on_step=None,
 ) -> list[list[int]]:
-    """Generate up to lengths[r] tokens for each row r; a row also stops after a token in stop_ids.
+    """Generate up to lengths[r] tokens for each row r with the exact engine `exact`; a
+    row also stops after a token in stop_ids.
 
     `allowed` masks the vocabulary (stop tokens must be allowed to be chosen at all).
     Returns the generated ids per row, stop token excluded.
@@ -73,26 +73,22 @@ def generate(
     width = max(len(p) for p in prompts)
     steps = max(lengths, default=0)
     ids = torch.full((rows, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((rows, width + steps), dtype=torch.long)
     for r, p in enumerate(prompts):
-        ids[r, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-        mask[r, width - len(p) :] = 1
-    positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
-    layers = model.config.num_hidden_layers
-    cache = Cache(layers=[PreallocatedLayer(width + steps) for _ in range(layers)])
-    kwargs = {_cache_kwarg(model): cache}
-    vocab = model.config.vocab_size
+        ids[r, : len(p)] = torch.tensor(p, dtype=torch.long)
+    cache = exact.new_cache(rows, width + steps)
+    vocab = exact.cfg.vocab
+    allowed = allowed[:vocab]
     out: list[list[int]] = [[] for _ in range(rows)]
     running = [n > 0 for n in lengths]
-    logits = model(input_ids=ids, attention_mask=mask[:, :width], position_ids=positions, use_cache=True, logits_to_keep=1, **kwargs).logits
-    next_pos = positions[:, -1:] + 1
+    pos = torch.tensor([len(p) for p in prompts], dtype=torch.long)  # each row's next position
+    logits = exact.forward(ids, torch.arange(width).expand(rows, width), cache, keep=pos - 1)
     for t in range(steps):
-        probs = torch.softmax(logits[:, -1, :].float(), dim=-1).numpy()
+        table = logits.numpy()
         feed = [pad_id] * rows
         for r in range(rows):
             if not running[r]:
                 continue
-            tok = choose(probs[r, :vocab], allowed[:vocab], seeds[r], t, sampling)
+            tok = choose(table[r, :vocab], allowed, seeds[r], t, sampling, exact)
             if tok in stop_ids:
                 running[r] = False
                 continue
@@ -104,15 +100,6 @@ def generate(
         if not any(running):
             break
         cur = torch.tensor(feed, dtype=torch.long).view(rows, 1)
-        logits = model(
-            input_ids=cur, attention_mask=_grow(mask, width + t + 1),
-            position_ids=next_pos, use_cache=True, logits_to_keep=1, **kwargs,
-        ).logits
-        next_pos = next_pos + 1
+        logits = exact.forward(cur, pos.view(rows, 1), cache, keep=torch.zeros(rows, dtype=torch.long))
+        pos = pos + 1
     return out
-
-
-def _grow(mask: torch.Tensor, upto: int) -> torch.Tensor:
-    """The attention mask after one more generated position (generated tokens are always attended)."""
-    mask[:, upto - 1] = 1
-    return mask[:, :upto]

@@ -141,14 +141,18 @@ class LoadedModel:
 
     name: str
     fingerprint: bytes
-    model: object  # a transformers causal LM in eval mode
+    model: object  # a transformers causal LM in eval mode (float32): weights, config, reference
     hf_tokenizer: object
-    dtype: str
 
-    def __post_init__(self) -> None:
-        from .kernels import prepare
+    def exact(self, numerics=None):
+        """The exact engine (llmpack.exact) for these weights and numerics, built once."""
+        from .exact import DEFAULT, ExactLM
 
-        prepare(self.model)  # every model computes its floats the same way (kernels.NUMERICS)
+        numerics = numerics or DEFAULT
+        engines = self.__dict__.setdefault("_engines", {})
+        if numerics not in engines:
+            engines[numerics] = ExactLM(self.model, numerics)
+        return engines[numerics]
 
     @property
     def tokenizer(self):
@@ -203,25 +207,25 @@ def _converted_folder(source: Source, fp: bytes) -> Path:
     return target
 
 
-_LOADED: dict[tuple[bytes, str], LoadedModel] = {}
+_LOADED: dict[bytes, LoadedModel] = {}
 
 
-def load(name: str | None = None, dtype: str = "float32") -> LoadedModel:
+def load(name: str | None = None) -> LoadedModel:
     """Load (or reuse) a model by id, alias or path."""
     source = resolve(name)
     fp = fingerprint(source)
-    if (fp, dtype) in _LOADED:
-        return _LOADED[(fp, dtype)]
+    if fp in _LOADED:
+        return _LOADED[fp]
     import torch
 
     transformers = _quiet_transformers()
     try:
         folder = _converted_folder(source, fp) if source.gguf_file else source.folder
-        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"cannot load model '{source.name}': {exc}") from exc
     model.eval()
-    loaded = LoadedModel(source.name, fp, model, tokenizer, dtype)
-    _LOADED[(fp, dtype)] = loaded
+    loaded = LoadedModel(source.name, fp, model, tokenizer)
+    _LOADED[fp] = loaded
     return loaded

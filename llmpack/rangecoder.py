@@ -26,6 +26,11 @@ class Encoder:
         """Code `symbol` under the distribution `probs` (1-D, need not be normalised)."""
         self._enc.encode(np.array([symbol], dtype=np.int32), _FAMILY, probs[None, :])
 
+    def encode_all(self, symbols: list[int], probs: np.ndarray) -> None:
+        """Code symbols[i] under probs[i] for every i, in order (one call; same bits as encode())."""
+        if len(symbols):
+            self._enc.encode(np.asarray(symbols, dtype=np.int32), _FAMILY, probs)
+
     def finish(self) -> bytes:
         return self._enc.get_compressed().astype("<u4").tobytes()
 

@@ -1,33 +1,34 @@
-"""The model's cross-entropy of a text, from one full-sequence forward pass.
+"""The model's cross-entropy of a text, from one full-sequence pass of the exact engine.
 
-For estimates only (select's LM scorer, eval/int8.py): a full-sequence pass rounds
-differently from the one-token steps that coding uses, so range coding takes its
-probabilities from engine.Lockstep, never from here.
+What range coding the text as one segment after that context would spend (before the
+coder's few bytes of overhead), the same on every machine: select's LM scorer ranks
+with it.
 """
 
 from __future__ import annotations
 
-import math
+import torch
+
+from . import engine
 
 VIRTUAL_SYMBOL_BITS = 8.0  # a byte-fallback symbol (not in the vocabulary) costs about one byte
 
 
-def cross_entropy_bits(model, tokenizer, text: bytes, context: bytes = b"", context_tokens: int | None = None) -> float:
+def cross_entropy_bits(lm, text: bytes, context: bytes = b"", context_tokens: int | None = None) -> float:
     """Bits the model spends on text after the start token and context (its last
-    context_tokens tokens, all of it when None)."""
-    import torch
-
-    tok = tokenizer
+    context_tokens tokens, all of it when None). `lm` is a LoadedModel."""
+    tok = lm.tokenizer
     ctx = [tok.model_input(t) for t in tok.encode(context)]
     ctx_ids = [tok.start_id] + (ctx[max(0, len(ctx) - context_tokens) :] if context_tokens is not None else ctx)
     ids = tok.encode(text)
     if not ids:
         return 0.0
-    inputs = torch.tensor([ctx_ids + [tok.model_input(t) for t in ids[:-1]]])
-    with torch.inference_mode():
-        logits = model(input_ids=inputs).logits[0, len(ctx_ids) - 1 :].float()
-    logp = torch.log_softmax(logits, dim=-1)
-    total = 0.0
-    for row, t in zip(logp, ids):
-        total += -float(row[t]) / math.log(2) if t < tok.vocab_size else VIRTUAL_SYMBOL_BITS
-    return total
+    exact = lm.exact()
+    inputs = ctx_ids + [tok.model_input(t) for t in ids[:-1]]
+    n = len(inputs)
+    logits = exact.forward(torch.tensor([inputs]), torch.arange(n).unsqueeze(0), exact.new_cache(1, n))[0, len(ctx_ids) - 1 :]
+    weights = exact.weights(logits).numpy()
+    vocab = [t for t in ids if t < tok.vocab_size]
+    rows = [i for i, t in enumerate(ids) if t < tok.vocab_size]
+    bits = engine.bits(weights[rows], vocab) if rows else []
+    return float(sum(bits)) + VIRTUAL_SYMBOL_BITS * (len(ids) - len(rows))

@@ -143,16 +143,15 @@ class LMScorer(Scorer):
 
     def __init__(self, texts: list[bytes], jobs: int = 1, model=None) -> None:
         super().__init__(texts, 1)  # the model already uses every core
-        from .config import ArithmeticConfig
         from .models import LoadedModel, load
 
-        self.lm = model if isinstance(model, LoadedModel) else load(model, ArithmeticConfig().resolved_dtype())
+        self.lm = model if isinstance(model, LoadedModel) else load(model)
         self._prefix_bits: dict[bytes, float] = {b"[": self.bits(b"", b"[")}
 
     def bits(self, context: bytes, text: bytes) -> float:
         from .scoring import cross_entropy_bits
 
-        return cross_entropy_bits(self.lm.model, self.lm.tokenizer, text, context, self.CONTEXT_TOKENS)
+        return cross_entropy_bits(self.lm, text, context, self.CONTEXT_TOKENS)
 
     def prepare(self, head: bytes):
         if head not in self._prefix_bits:

@@ -52,7 +52,7 @@ def build_tiny_model(seed: int = 0, vocab_target: int = 400, full_alphabet: bool
     )
     model = LlamaForCausalLM(config).eval()
     fp = hashlib.sha256(f"tiny-{seed}-{vocab_target}-{full_alphabet}".encode()).digest()[:8]
-    return LoadedModel(name="tiny-test", fingerprint=fp, model=model, hf_tokenizer=hf_tok, dtype="float32")
+    return LoadedModel(name="tiny-test", fingerprint=fp, model=model, hf_tokenizer=hf_tok)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import llmpack
 from llmpack.codecs.arithmetic import Params
 from llmpack.config import ArithmeticConfig
+from llmpack.exact import DEFAULT
 from llmpack.errors import FormatError, IntegrityError, LLMPackError, ModelError
 
 from conftest import build_tiny_model
 
-SMALL = ArithmeticConfig(dtype="float32", max_rows=4, min_segment_tokens=8, max_segment_tokens=64)
+SMALL = ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64)
 
 
 def _round_trip(lm, data, config=SMALL):
@@ -50,7 +51,7 @@ def test_virtual_byte_symbols_round_trip():
 
 def test_segments_are_batched_and_recorded(tiny_model):
     data = b"".join(b"Alice was beginning to get very tired, line %d.\n" % i for i in range(60))
-    blob = _round_trip(tiny_model, data, ArithmeticConfig(dtype="float32", max_rows=4, min_segment_tokens=16, max_segment_tokens=64, fallback=False))
+    blob = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=16, max_segment_tokens=64, fallback=False))
     info = llmpack.inspect(blob)
     assert info["segments"] > 4  # more than one batch
     assert info["rows"] == 4
@@ -62,7 +63,7 @@ def test_fallback_keeps_zstd_where_it_beats_the_model(tiny_model):
     data = b"0123456789" * 300  # a random model is bad at this; zstd is excellent
     blob = _round_trip(tiny_model, data)
     assert set(llmpack.inspect(blob)["segment_methods"]) == {"zstd"}
-    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(dtype="float32", max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)).compress(data)
+    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)).compress(data)
     assert len(blob) < len(without)
 
 
@@ -89,32 +90,38 @@ def test_decode_with_another_model_is_refused(tiny_model):
         llmpack.Decompressor(model=other).decompress(blob)
 
 
-def test_numerics_mismatch_is_detected_not_written(tiny_model):
-    """Same fingerprint, different numbers (as with another torch build): a clear error, never wrong bytes."""
+def test_changed_numbers_are_detected_not_written(tiny_model):
+    """Same fingerprint, different numbers (weights changed under the same name): a clear error, never wrong bytes."""
     lm = build_tiny_model(seed=5)
     data = b"Alice was beginning to get very tired of sitting by her sister on the bank." * 4
-    blob = llmpack.Compressor(model=lm, config=ArithmeticConfig(dtype="float32", max_rows=2, min_segment_tokens=8, max_segment_tokens=64, fallback=False)).compress(data)
+    blob = llmpack.Compressor(model=lm, config=ArithmeticConfig(max_rows=2, min_segment_tokens=8, max_segment_tokens=64, fallback=False)).compress(data)
     with torch.no_grad():
         for p in lm.model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    with pytest.raises(IntegrityError, match="numerics differ"):
+    lm.__dict__.pop("_engines")  # the engine is built from the weights once; rebuild it from the changed ones
+    with pytest.raises(IntegrityError, match="corrupt"):
         llmpack.Decompressor(model=lm).decompress(blob)
 
 
-def test_thread_count_is_recorded_and_reused(tiny_model):
+def test_header_records_numerics_not_threads(tiny_model):
     data = b"Some text that will be coded with three threads. " * 10
-    cfg = ArithmeticConfig(dtype="float32", threads=3, max_rows=2, min_segment_tokens=8, max_segment_tokens=64)
-    blob = _round_trip(tiny_model, data, cfg)
-    assert llmpack.inspect(blob)["threads"] == 3
+    blob = _round_trip(tiny_model, data, ArithmeticConfig(threads=3, max_rows=2, min_segment_tokens=8, max_segment_tokens=64))
+    info = llmpack.inspect(blob)
+    assert info["numerics"] == DEFAULT.tag()
+    assert "threads" not in info and "dtype" not in info
+    # decoding with another thread count gives the same bytes
+    assert llmpack.Decompressor(model=tiny_model).decompress(blob) == data
 
 
-def test_bfloat16_round_trip(tiny_model):
-    lm = build_tiny_model(seed=7)
-    lm.model.to(torch.bfloat16)
-    lm.dtype = "bfloat16"
-    cfg = ArithmeticConfig(dtype="bfloat16", max_rows=2, min_segment_tokens=8, max_segment_tokens=64, fallback=False)
-    blob = _round_trip(lm, b"bf16 arithmetic keeps the same floats on both sides. " * 5, cfg)
-    assert llmpack.inspect(blob)["dtype"] == "bfloat16"
+def test_format_1_files_are_refused_in_one_line(tiny_model):
+    """Files of llmpack 0.1 carry machine-bound float numerics: refused, never decoded to wrong bytes."""
+    from llmpack import container
+
+    blob = llmpack.Compressor(model=tiny_model, config=SMALL).compress(b"old file " * 10)
+    header, payload = container.unpack(blob)
+    header.version = 1
+    with pytest.raises(FormatError, match="llmpack 0.1"):
+        llmpack.Decompressor(model=tiny_model).decompress(container.pack(header, payload))
 
 
 @pytest.mark.parametrize("where", ["payload", "params"])
@@ -140,7 +147,7 @@ def test_hostile_token_counts_are_refused_before_allocating(tiny_model):
     """A header whose CRC is valid but whose token counts exceed the original size."""
     from llmpack import container
 
-    cfg = ArithmeticConfig(dtype="float32", max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)
+    cfg = ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)
     blob = llmpack.Compressor(model=tiny_model, config=cfg).compress(b"The quick brown fox. " * 20)
     header, payload = container.unpack(blob)
     params, lengths = Params.unpack(header.params)

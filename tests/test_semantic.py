@@ -71,12 +71,17 @@ def test_generation_is_reproducible_and_rows_are_independent(tiny_model):
     tok = tiny_model.tokenizer
     allowed = np.array([t is not None for t in tok.table[: tok.vocab_size]])
     prompts = [tok.encode(b"The quick brown"), tok.encode(b"Alice was beginning to get")]
-    a = gen.generate(tiny_model.model, prompts, [20, 20], [0, 5], allowed, 0)
-    b = gen.generate(tiny_model.model, prompts, [20, 20], [0, 5], allowed, 0)
-    c = gen.generate(tiny_model.model, prompts, [20, 20], [0, 9], allowed, 0)
+    exact = tiny_model.exact()
+    a = gen.generate(exact, prompts, [20, 20], [0, 5], allowed, 0)
+    b = gen.generate(exact, prompts, [20, 20], [0, 5], allowed, 0)
+    c = gen.generate(exact, prompts, [20, 20], [0, 9], allowed, 0)
     assert a == b and len(a[0]) == 20
     assert a[0] == c[0]  # row 0 does not depend on row 1's seed
     assert a[1] != c[1]  # row 1 does
+    # nor on its batch: alone, and beside a longer prompt (right-padding), it generates the same
+    assert gen.generate(exact, prompts[1:], [20], [5], allowed, 0) == a[1:]
+    longer = [tok.encode(b"def compress(data: bytes) -> bytes: return data")]
+    assert gen.generate(exact, longer + prompts[:1], [20, 20], [3, 0], allowed, 0)[1] == a[0]
 
 
 # -- codec round trips -----------------------------------------------------------------

@@ -13,17 +13,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..config import ArithmeticConfig
+from ..config import EXACT_FORMAT
 from ..container import Header, Reader, Writer, crc32
 from ..errors import FormatError, IntegrityError
-from .. import rangecoder, segments as seg
+from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
+from .. import engine, rangecoder, segments as seg
 from .base import Codec, Context, Encoded
 from .zstd import zstd_compress, zstd_decompress
 
 # Segment storage methods (params table).
 MODEL, ZSTD, RAW = 0, 1, 2
 METHOD_NAMES = {MODEL: "model", ZSTD: "zstd", RAW: "raw"}
-DTYPES = {0: "float32", 1: "bfloat16"}
-DTYPE_CODES = {v: k for k, v in DTYPES.items()}
 FLAG_CRLF = 0x01  # input had CRLF line ends only; the coded text has LF
 
 
@@ -39,17 +39,15 @@ class Segment:
 @dataclass
 class Params:
     flags: int
-    dtype: str
-    threads: int
-    rows: int
+    numerics: Numerics  # how the engine computed the probabilities (exact: no machine detail)
+    rows: int  # segments the decoder steps together
     start_id: int
     precision: int
-    env: str
     segments: list[Segment]
 
     def pack(self) -> bytes:
-        w = Writer().u8(self.flags).u8(DTYPE_CODES[self.dtype]).u8(self.threads)
-        w.varint(self.rows).varint(self.start_id).u8(self.precision).text(self.env)
+        w = Writer().u8(self.flags).text(self.numerics.tag())
+        w.varint(self.rows).varint(self.start_id).u8(self.precision)
         _pack_segments(w, self.segments)
         return w.getvalue()
 
@@ -57,14 +55,12 @@ class Params:
     def unpack(cls, raw: bytes) -> tuple["Params", list[int]]:
         """Params, plus each segment's payload length (payloads are filled in later)."""
         r = Reader(raw, "arithmetic header")
-        flags, dtype_code, threads = r.u8(), r.u8(), r.u8()
-        if dtype_code not in DTYPES:
-            raise FormatError(f"unknown dtype code {dtype_code}")
-        rows, start_id, precision, env = r.varint(), r.varint(), r.u8(), r.text()
+        flags, numerics = r.u8(), Numerics.parse(r.text())
+        rows, start_id, precision = r.varint(), r.varint(), r.u8()
         segs, lengths = _unpack_segments(r, len(raw))
-        if not r.at_end() or rows < 1 or threads < 1:
+        if not r.at_end() or rows < 1:
             raise FormatError("corrupt arithmetic header")
-        return cls(flags, DTYPES[dtype_code], threads, rows, start_id, precision, env, segs), lengths
+        return cls(flags, numerics, rows, start_id, precision, segs), lengths
 
 
 def _pack_segments(w: Writer, segments: list[Segment]) -> None:
@@ -96,19 +92,24 @@ def _unpack_segments(r: Reader, limit: int) -> tuple[list[Segment], list[int]]:
     return segs, lengths
 
 
-def _environment() -> str:
-    import torch
-    import transformers
-
-    from ..kernels import NUMERICS
-
-    return f"torch {torch.__version__}/transformers {transformers.__version__}/{NUMERICS}"
+def refuse_float_numerics(header: Header) -> None:
+    """Files of format 1 carry float numerics that reproduce only on the kind of machine
+    that made them: refuse them in one line rather than risk a failed decode."""
+    if header.version < EXACT_FORMAT:
+        raise FormatError(
+            f"made by llmpack 0.1 (format {header.version}) with float numerics tied to the encoding "
+            "machine; decode it with llmpack 0.1 on that kind of machine"
+        )
 
 
 @contextmanager
-def _threads(n: int):
+def threads(n: int | None):
+    """torch threads for a block (None: leave torch's default). Speed only."""
     import torch
 
+    if n is None:
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -128,11 +129,8 @@ def _denormalize(data: bytes, flags: int) -> bytes:
     return data.replace(b"\n", b"\r\n") if flags & FLAG_CRLF else data
 
 
-def _numerics_message(params: "Params", what: str) -> str:
-    return (
-        f"{what}: the decoder's numerics differ from the encoder's, or the file is corrupt "
-        f"(encoded with {params.env}, {params.dtype}, {params.threads} threads)"
-    )
+def _corrupt_message(params: "Params", what: str) -> str:
+    return f"{what}: the file is corrupt (or was not made with exact numerics {params.numerics.tag()})"
 
 
 def _batches(items: list, rows: int) -> list[list]:
@@ -149,29 +147,27 @@ class ArithmeticCodec(Codec):
 
     # -- encode ----------------------------------------------------------------
     def encode(self, data: bytes, ctx: Context) -> Encoded:
-        cfg = self.config
-        dtype = cfg.resolved_dtype()
-        lm = ctx.get_model(dtype)
+        lm = ctx.get_model()
         flags, rows, segments = self._code(data, lm, ctx)
-        params = Params(flags, dtype, cfg.threads, rows, lm.tokenizer.start_id, rangecoder.PRECISION_BITS, _environment(), segments)
+        params = Params(flags, DEFAULT_NUMERICS, rows, lm.tokenizer.start_id, rangecoder.PRECISION_BITS, segments)
         return Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
 
     def encode_stream(self, data: bytes, lm, ctx: Context) -> bytes:
         """A self-delimiting coded form to embed in another codec's payload:
         flags u8 | rows varint | segment table | payloads. The embedding codec records
-        the numerics (dtype, threads, environment) and passes them to decode_stream."""
+        the numerics and start token and passes them to decode_stream."""
         flags, rows, segments = self._code(data, lm, ctx)
         w = Writer().u8(flags).varint(rows)
         _pack_segments(w, segments)
         return w.getvalue() + b"".join(s.payload for s in segments)
 
     def decode_stream(self, r: Reader, size_limit: int, lm, numerics: "Params", ctx: Context) -> bytes:
-        """Read one encode_stream() form from r; numerics gives dtype, threads, start_id and env."""
+        """Read one encode_stream() form from r; `numerics` gives the numerics, start_id and precision."""
         flags, rows = r.u8(), r.varint()
         segs, lengths = _unpack_segments(r, size_limit)
         if rows < 1:
             raise FormatError("corrupt model-coded stream")
-        params = Params(flags, numerics.dtype, numerics.threads, rows, numerics.start_id, numerics.precision, numerics.env, segs)
+        params = Params(flags, numerics.numerics, rows, numerics.start_id, numerics.precision, segs)
         return self._uncode(params, r.raw(sum(lengths)), lengths, size_limit, lambda: lm, ctx)
 
     def _code(self, data: bytes, lm, ctx: Context) -> tuple[int, int, list[Segment]]:
@@ -185,12 +181,16 @@ class ArithmeticCodec(Codec):
         payloads: list[bytes] = []
         token_bits: list[list[float]] = []  # per segment, the model's cost of each token
         total, done = len(text), 0
-        with _threads(cfg.threads):
-            for batch in _batches(list(range(len(pieces))), rows):
-                coded, bits = self._encode_batch(lm, [tokens[i] for i in batch], rows, ctx, done, total)
-                payloads += coded
-                token_bits += bits
-                done += sum(len(pieces[i]) for i in batch)
+        with threads(cfg.threads):
+            exact = lm.exact(DEFAULT_NUMERICS)
+            inputs = [[tok.start_id] + [tok.model_input(t) for t in toks[:-1]] for toks in tokens]
+            for toks, weights in zip(tokens, engine.sequence_weights(exact, inputs, tok.symbol_count)):
+                encoder = rangecoder.Encoder()
+                encoder.encode_all(toks, weights)
+                payloads.append(encoder.finish())
+                token_bits.append(engine.bits(weights, toks))
+                done += len(tok.decode(toks))
+                ctx.report(done, total)
         segments = [self._choose(p, toks, pay, cfg.fallback) for p, toks, pay in zip(pieces, tokens, payloads)]
         kept = [i for i, s in enumerate(segments) if s.method == MODEL]
         ctx.stats.update(
@@ -211,35 +211,13 @@ class ArithmeticCodec(Codec):
             options.append(Segment(RAW, len(piece), 0, piece, crc32(piece)))
         return min(options, key=lambda s: len(s.payload))  # stable: ties keep the model
 
-    def _encode_batch(self, lm, seqs: list[list[int]], rows: int, ctx: Context, done: int, total: int):
-        from ..engine import Lockstep
-
-        tok = lm.tokenizer
-        steps = max((len(s) for s in seqs), default=0)
-        engine = Lockstep(lm.model, rows, tok.symbol_count, steps)
-        encoders = [rangecoder.Encoder() for _ in seqs]
-        inputs = [tok.start_id] * rows
-        bits: list[list[float]] = [[] for _ in seqs]
-        table = tok.table
-        for t in range(steps):
-            probs = engine.step(inputs)
-            for r, s in enumerate(seqs):
-                if t < len(s):
-                    encoders[r].encode(s[t], probs[r])
-                    bits[r].append(-math.log2(max(float(probs[r, s[t]]), 1e-30)))
-                    inputs[r] = tok.model_input(s[t])
-                    done += len(table[s[t]])
-                else:
-                    inputs[r] = tok.start_id
-            ctx.report(done, total)
-        return [e.finish() for e in encoders], bits
-
     # -- decode ----------------------------------------------------------------
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
+        refuse_float_numerics(header)
         params, lengths = Params.unpack(header.params)
         if sum(lengths) != len(payload):
             raise FormatError("truncated or corrupt payload (length does not match the header)")
-        get_model = lambda: ctx.get_model(params.dtype, header.model, header.fingerprint)  # noqa: E731
+        get_model = lambda: ctx.get_model(header.model, header.fingerprint)  # noqa: E731
         return self._uncode(params, payload, lengths, header.original_size, get_model, ctx)
 
     def _uncode(self, params: Params, payload: bytes, lengths: list[int], total: int, get_model, ctx: Context) -> bytes:
@@ -259,7 +237,7 @@ class ArithmeticCodec(Codec):
         done = sum(s.n_bytes for s in params.segments)  # the zstd/raw segments, already known
         if any(s.method == MODEL for s in params.segments):
             lm = get_model()
-            with _threads(params.threads):
+            with threads(self.config.threads):
                 index = list(range(len(params.segments)))
                 for batch in _batches(index, params.rows):
                     if all(params.segments[i].method != MODEL for i in batch):
@@ -272,15 +250,13 @@ class ArithmeticCodec(Codec):
         for i, (s, piece) in enumerate(zip(params.segments, pieces)):
             if crc32(piece) != s.crc:
                 raise IntegrityError(
-                    _numerics_message(params, f"segment {i} does not match its checksum")
+                    _corrupt_message(params, f"segment {i} does not match its checksum")
                     if s.method == MODEL
                     else f"segment {i} is corrupt (checksum mismatch)"
                 )
         return _denormalize(b"".join(pieces), params.flags)
 
     def _decode_batch(self, lm, params: Params, segs: list[Segment], known: list, ctx: Context, done: int, total: int):
-        from ..engine import Lockstep
-
         tok = lm.tokenizer
         if tok.start_id != params.start_id:
             raise FormatError("header's start token does not match the model's tokenizer")
@@ -288,12 +264,12 @@ class ArithmeticCodec(Codec):
         # the batch computes exactly what it computed at encode time.
         seqs = [tok.encode(k) if s.method != MODEL else None for s, k in zip(segs, known)]
         lengths = [s.n_tokens if s.method == MODEL else len(q) for s, q in zip(segs, seqs)]
-        engine = Lockstep(lm.model, params.rows, tok.symbol_count, max(lengths, default=0))
+        stepper = engine.Lockstep(lm.exact(params.numerics), params.rows, tok.symbol_count, max(lengths, default=0))
         decoders = [rangecoder.Decoder(s.payload) if s.method == MODEL else None for s in segs]
         out: list[list[int]] = [[] for _ in segs]
         inputs = [tok.start_id] * params.rows
         for t in range(max(lengths, default=0)):
-            probs = engine.step(inputs)
+            probs = stepper.step(inputs)
             for r, s in enumerate(segs):
                 if t >= lengths[r]:
                     inputs[r] = tok.start_id
@@ -301,7 +277,7 @@ class ArithmeticCodec(Codec):
                 if decoders[r] is not None:
                     sym = decoders[r].decode(probs[r])
                     if sym >= tok.symbol_count or tok.table[sym] is None:  # e.g. a control token
-                        raise IntegrityError(_numerics_message(params, f"segment of batch row {r} decoded an impossible token"))
+                        raise IntegrityError(_corrupt_message(params, f"segment of batch row {r} decoded an impossible token"))
                     out[r].append(sym)
                     done += len(tok.table[sym])
                 else:
@@ -314,12 +290,10 @@ class ArithmeticCodec(Codec):
         p, lengths = Params.unpack(params)
         methods = [METHOD_NAMES[s.method] for s in p.segments]
         return {
-            "dtype": p.dtype,
-            "threads": p.threads,
+            "numerics": p.numerics.tag(),
             "rows": p.rows,
             "precision_bits": p.precision,
             "newlines": "crlf" if p.flags & FLAG_CRLF else "as-is",
-            "environment": p.env,
             "segments": len(p.segments),
             "segment_methods": {m: methods.count(m) for m in sorted(set(methods))},
             "segment_tokens": [s.n_tokens for s in p.segments],

@@ -23,12 +23,11 @@ class Context:
     progress: Callable[[int, int], None] | None = None  # (done, total) in input bytes
     stats: dict = field(default_factory=dict)  # codec-reported measurements (e.g. model bits)
 
-    def get_model(self, dtype: str, name: str | None = None, fingerprint: bytes | None = None) -> LoadedModel:
-        if self.model is not None and self.model.dtype == dtype:
+    def get_model(self, name: str | None = None, fingerprint: bytes | None = None) -> LoadedModel:
+        if self.model is not None:
             loaded = self.model
         else:
-            candidate = self.model_name or name or (self.model.name if self.model else None)
-            loaded = load(candidate, dtype)
+            loaded = load(self.model_name or name)
             self.model = loaded
         if fingerprint is not None and loaded.fingerprint != fingerprint:
             raise ModelError(

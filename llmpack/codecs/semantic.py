@@ -36,7 +36,8 @@ from ..config import SemanticConfig, SummaryConfig
 from ..container import Header, Reader, Writer, crc32
 from ..errors import FormatError, IntegrityError, LLMPackError
 from ..generate import Sampling, generate
-from .arithmetic import DTYPE_CODES, DTYPES, ArithmeticCodec, Params as ArithmeticParams, _environment, _threads
+from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
+from .arithmetic import ArithmeticCodec, Params as ArithmeticParams, refuse_float_numerics, threads
 from .base import Codec, Context, Encoded
 from .zstd import zstd_compress, zstd_decompress
 
@@ -57,12 +58,10 @@ class Section:
 
 @dataclass
 class Params:
-    dtype: str
-    threads: int
+    numerics: Numerics  # the exact engine's numerics, for regeneration and residual coding
     rows: int
     start_id: int
     precision: int
-    env: str
     condense: tuple[str, int]  # template id, digest
     regenerate: tuple[str, int]
     prompt_tokens: int
@@ -72,8 +71,8 @@ class Params:
     sections: list[Section] = field(default_factory=list)
 
     def pack(self) -> bytes:
-        w = Writer().u8(DTYPE_CODES[self.dtype]).u8(self.threads).varint(self.rows)
-        w.varint(self.start_id).u8(self.precision).text(self.env)
+        w = Writer().text(self.numerics.tag()).varint(self.rows)
+        w.varint(self.start_id).u8(self.precision)
         w.text(self.condense[0]).u32(self.condense[1]).text(self.regenerate[0]).u32(self.regenerate[1])
         w.varint(self.prompt_tokens).varint(round(self.temperature * 1000)).varint(self.top_k)
         w.raw(struct.pack("<f", self.similarity))
@@ -87,10 +86,10 @@ class Params:
     @classmethod
     def unpack(cls, raw: bytes) -> "Params":
         r = Reader(raw, "semantic header")
-        dtype_code, threads, rows = r.u8(), r.u8(), r.varint()
-        if dtype_code not in DTYPES or threads < 1 or rows < 1:
+        numerics, rows = Numerics.parse(r.text()), r.varint()
+        if rows < 1:
             raise FormatError("corrupt semantic header")
-        start_id, precision, env = r.varint(), r.u8(), r.text()
+        start_id, precision = r.varint(), r.u8()
         condense = (r.text(), r.u32())
         regenerate = (r.text(), r.u32())
         prompt_tokens, temperature, top_k = r.varint(), r.varint() / 1000, r.varint()
@@ -107,18 +106,15 @@ class Params:
             s.prompt = pr.blob()
         if not pr.at_end():
             raise FormatError("corrupt semantic header: prompt block")
-        return cls(DTYPES[dtype_code], threads, rows, start_id, precision, env, condense, regenerate,
+        return cls(numerics, rows, start_id, precision, condense, regenerate,
                    prompt_tokens, temperature, top_k, similarity, sections)
 
-    def numerics(self) -> ArithmeticParams:
-        """What the embedded range-coded streams need (same model, dtype and threads)."""
-        return ArithmeticParams(0, self.dtype, self.threads, 1, self.start_id, self.precision, self.env, [])
+    def stream_params(self) -> ArithmeticParams:
+        """What the embedded range-coded streams need (same model and numerics)."""
+        return ArithmeticParams(0, self.numerics, 1, self.start_id, self.precision, [])
 
     def mismatch(self, what: str) -> str:
-        return (
-            f"{what}: regeneration differs from the one at encode time; this file needs the same "
-            f"numerics ({self.env}, {self.dtype}, {self.threads} threads), or it is corrupt"
-        )
+        return f"{what}: regeneration differs from the one at encode time: the file is corrupt"
 
 
 def _pack_small(w: Writer, data: bytes) -> None:
@@ -180,7 +176,7 @@ class SemanticCodec(Codec):
                 template.render(hf, prompt=s.prompt.decode("utf-8", "replace"), words=round(s.n_tokens * WORDS_PER_TOKEN))
                 for s in secs
             ]
-            ids = generate(lm.model, prompts, [s.n_tokens for s in secs], [seeds[i] for i in batch], allowed,
+            ids = generate(lm.exact(params.numerics), prompts, [s.n_tokens for s in secs], [seeds[i] for i in batch], allowed,
                            _pad_id(hf, tok), sampling, on_step=lambda t, n, b=batch: progress(b, t, n))
             out += [tok.decode(x) for x in ids]
         return out
@@ -188,14 +184,13 @@ class SemanticCodec(Codec):
     # -- encode ----------------------------------------------------------------
     def encode(self, data: bytes, ctx: Context) -> Encoded:
         cfg = self.config
-        dtype = cfg.resolved_dtype()
-        lm = ctx.get_model(dtype)
+        lm = ctx.get_model()
         tok = lm.tokenizer
         condense = templates.load(templates.CONDENSE)
         regenerate = templates.load(templates.REGENERATE)
         pieces = sec.split(data, lambda b: len(tok.encode(b)), cfg.max_section_tokens)
-        params = Params(dtype, cfg.threads, max(1, min(cfg.max_rows, len(pieces))), tok.start_id, rangecoder.PRECISION_BITS,
-                        _environment(), (condense.id, condense.digest), (regenerate.id, regenerate.digest),
+        params = Params(DEFAULT_NUMERICS, max(1, min(cfg.max_rows, len(pieces))), tok.start_id, rangecoder.PRECISION_BITS,
+                        (condense.id, condense.digest), (regenerate.id, regenerate.digest),
                         cfg.prompt_tokens, cfg.temperature, cfg.top_k, 1.0)
         # Progress in bytes of work: the input once for the prompts, once per seed.
         total = len(data) * (1 + cfg.seeds)
@@ -206,8 +201,8 @@ class SemanticCodec(Codec):
                 ctx.report(base + sum(sizes[: batch.start]) + sum(sizes[i] for i in batch) * t // max(1, n), total)
             return report
 
-        with _threads(cfg.threads):
-            prompts = self._condense(lm, condense, pieces, params.rows, progress(0))
+        with threads(cfg.threads):
+            prompts = self._condense(lm.exact(params.numerics), lm, condense, pieces, params.rows, progress(0))
             params.sections = [Section(len(tok.encode(p)), 0, 0, q) for p, q in zip(pieces, prompts)]
             trials = [
                 self._regenerate(lm, params, regenerate, [seed] * len(pieces), progress(len(data) * (1 + seed)))
@@ -221,7 +216,7 @@ class SemanticCodec(Codec):
         )
         return Encoded(params.pack(), payload, model=lm)
 
-    def _condense(self, lm, template, pieces: list[bytes], rows: int, progress) -> list[bytes]:
+    def _condense(self, exact, lm, template, pieces: list[bytes], rows: int, progress) -> list[bytes]:
         """The instruction model writes one reconstruction prompt per section (greedy)."""
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, stops = self._vocab(lm)
@@ -232,7 +227,7 @@ class SemanticCodec(Codec):
                 template.render(hf, text=pieces[i].decode("utf-8", "replace"), words=len(pieces[i].split()))
                 for i in batch
             ]
-            ids = generate(lm.model, inputs, [self.config.prompt_tokens] * len(batch), [0] * len(batch), allowed,
+            ids = generate(exact, inputs, [self.config.prompt_tokens] * len(batch), [0] * len(batch), allowed,
                            _pad_id(hf, tok), stop_ids=stops, on_step=lambda t, n, b=batch: progress(b, t, n))
             # Keep whole characters only: a prompt is stored and shown as UTF-8 text.
             out += [tok.decode(x).decode("utf-8", "ignore").strip().encode("utf-8") for x in ids]
@@ -282,18 +277,19 @@ class SemanticCodec(Codec):
 
     # -- decode ----------------------------------------------------------------
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
+        refuse_float_numerics(header)
         params = Params.unpack(header.params)
         if sum(s.n_tokens for s in params.sections) > header.original_size * 64 + 64 * len(params.sections):
             raise FormatError("corrupt semantic header: sections longer than the original")
         template = templates.load(params.regenerate[0], params.regenerate[1])
-        lm = ctx.get_model(params.dtype, header.model, header.fingerprint)
+        lm = ctx.get_model(header.model, header.fingerprint)
         sizes = [s.n_tokens for s in params.sections]
         total = sum(sizes)
 
         def progress(batch, t, n):
             ctx.report(sum(sizes[: batch.start]) + sum(sizes[i] for i in batch) * t // max(1, n), total)
 
-        with _threads(params.threads):
+        with threads(self.config.threads):
             diffs = [] if self.lossy else self._unpack_residuals(payload, params, lm, header.original_size)
             if self.lossy and payload:
                 raise FormatError("corrupt summary file: unexpected payload")
@@ -323,7 +319,7 @@ class SemanticCodec(Codec):
                 raise FormatError("corrupt semantic payload: residual size")
             inserts = zstd_decompress(r.rest(), size)
         elif method == R_LM:
-            inserts = ArithmeticCodec().decode_stream(r, limit, lm, params.numerics(), Context(model=lm))
+            inserts = ArithmeticCodec().decode_stream(r, limit, lm, params.stream_params(), Context(model=lm))
         else:
             raise FormatError(f"unknown residual method {method}")
         if not r.at_end() or len(inserts) != sum(lengths):
@@ -344,10 +340,8 @@ class SemanticCodec(Codec):
             "prompt_tokens": p.prompt_tokens,
             "templates": {"condense": f"{p.condense[0]} ({p.condense[1]:08x})", "regenerate": f"{p.regenerate[0]} ({p.regenerate[1]:08x})"},
             "sampling": {"temperature": p.temperature, "top_k": p.top_k},
-            "dtype": p.dtype,
-            "threads": p.threads,
+            "numerics": p.numerics.tag(),
             "rows": p.rows,
-            "environment": p.env,
         }
         if self.lossy:
             info["similarity"] = round(p.similarity, 4)

@@ -19,7 +19,7 @@ pytestmark = NEEDS_MODEL
 
 @pytest.fixture(scope="module")
 def pair():
-    lm = load(None, ArithmeticConfig().resolved_dtype())  # the default model, loaded once for the module
+    lm = load(None)  # the default model, loaded once for the module
     return llmpack.Compressor(model=lm), llmpack.Decompressor(model=lm)
 
 

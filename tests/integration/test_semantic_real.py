@@ -15,7 +15,7 @@ pytestmark = NEEDS_MODEL
 
 @pytest.fixture(scope="module")
 def lm():
-    return load(None, SemanticConfig().resolved_dtype())
+    return load(None)
 
 
 def test_semantic_round_trip_on_markdown(lm):

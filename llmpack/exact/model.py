@@ -1,0 +1,193 @@
+"""An exact Llama forward pass: the same bits on every machine, batch shape and pass split.
+
+One file, nanoGPT style. Linear layers are int8 weights (per output channel) times
+activations quantized per token; attention is integer q.k and p.v products; exp,
+sigmoid and RoPE come from tables (tables.py); sums are fixed trees (ops.py). So a
+token's logits are a function of (weights, its own preceding tokens) only: full-
+sequence passes (the encoder) and one-token steps (the decoder) agree bit for bit.
+
+Positions are per row and the KV cache is indexed by position, so rows of different
+lengths can share a batch (right-padded) without changing each other's numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from . import backends, ops, tables
+from .numerics import DEFAULT, Numerics
+from ..errors import ModelError
+
+SUPPORTED = ("llama", "qwen2", "mistral")  # config.model_type of the Llama-shaped causal LMs it runs
+KEY_CHUNK = 1024  # p.v splits p in two bytes: 128 * 127 * 1024 < 2^24 keeps each chunk exact
+
+
+@dataclass(frozen=True)
+class Config:
+    vocab: int  # rows of the embedding (and of the tied head)
+    dim: int  # hidden size
+    hidden: int  # MLP intermediate size
+    layers: int
+    heads: int  # query heads
+    kv_heads: int  # key/value heads (grouped-query attention when fewer than heads)
+    head_dim: int
+    eps: float  # RMSNorm epsilon
+    theta: float  # RoPE base
+    max_positions: int  # RoPE table length
+
+    @classmethod
+    def from_hf(cls, c) -> "Config":
+        arch = getattr(c, "model_type", "?")
+        if arch not in SUPPORTED:
+            raise ModelError(f"the exact engine runs {', '.join(SUPPORTED)} models, not {arch}")
+        rope = getattr(c, "rope_parameters", None) or getattr(c, "rope_scaling", None) or {}
+        if rope.get("rope_type", rope.get("type", "default")) != "default":
+            raise ModelError(f"the exact engine does not support RoPE scaling '{rope.get('rope_type')}'")
+        if getattr(c, "hidden_act", "silu") != "silu":
+            raise ModelError(f"the exact engine supports the silu activation, not {c.hidden_act}")
+        if getattr(c, "mlp_bias", False) or getattr(c, "sliding_window", None) and getattr(c, "use_sliding_window", False):
+            raise ModelError("the exact engine does not support MLP biases or sliding-window attention")
+        heads = c.num_attention_heads
+        theta = rope.get("rope_theta", getattr(c, "rope_theta", 10000.0))
+        return cls(c.vocab_size, c.hidden_size, c.intermediate_size, c.num_hidden_layers, heads,
+                   getattr(c, "num_key_value_heads", heads), getattr(c, "head_dim", None) or c.hidden_size // heads,
+                   float(c.rms_norm_eps), float(theta), int(c.max_position_embeddings))
+
+
+class Linear:
+    """y = x @ W.T (+ b), computed as (int q) @ (int8 W).T * row scale * channel scale."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, num: Numerics, backend) -> None:
+        w, scale = ops.quantize(weight.detach().float(), num.levels(num.weight_bits))
+        self.scale = scale.reshape(1, -1)
+        self.w = backend.prepare(w, num.levels(num.weight_bits))
+        self.bias = None if bias is None else bias.detach().float()
+        self.backend, self.levels = backend, num.levels(num.act_bits)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        q, s = ops.quantize(x, self.levels)
+        y = (self.backend.matmul(q, self.w, self.levels) * s) * self.scale
+        return y if self.bias is None else y + self.bias
+
+
+class KVCache:
+    """Per layer: integer keys and values with their per-vector scales, indexed by position."""
+
+    def __init__(self, cfg: Config, rows: int, capacity: int) -> None:
+        shape = (rows, capacity, cfg.kv_heads, cfg.head_dim)
+        self.k = [torch.zeros(shape) for _ in range(cfg.layers)]
+        self.v = [torch.zeros(shape) for _ in range(cfg.layers)]
+        self.ks = [torch.zeros(shape[:3]) for _ in range(cfg.layers)]
+        self.vs = [torch.zeros(shape[:3]) for _ in range(cfg.layers)]
+        self.capacity = capacity
+
+
+class ExactLM:
+    def __init__(self, hf_model, numerics: Numerics = DEFAULT, backend: str = "auto") -> None:
+        cfg = self.cfg = Config.from_hf(hf_model.config)
+        self.num = numerics
+        sd = {k: v.detach().float() for k, v in hf_model.state_dict().items()}
+        layer_weights = [
+            (torch.cat([sd[f"model.layers.{i}.self_attn.{p}_proj.weight"] for p in "qkv"]),
+             torch.cat([sd[f"model.layers.{i}.mlp.{p}_proj.weight"] for p in ("gate", "up")]))
+            for i in range(cfg.layers)
+        ]
+        self.embed = sd["model.embed_tokens.weight"]
+        head = sd.get("lm_head.weight", self.embed)
+        self.backend = backends.choose([layer_weights[0][0], layer_weights[0][1]], numerics.levels(numerics.act_bits), backend)
+        b = self.backend
+        self.layers = []
+        for i, (qkv, gate_up) in enumerate(layer_weights):
+            p = f"model.layers.{i}."
+            bias = [sd.get(f"{p}self_attn.{x}_proj.bias") for x in "qkv"]
+            self.layers.append({
+                "attn_norm": sd[p + "input_layernorm.weight"],
+                "qkv": Linear(qkv, torch.cat(bias) if bias[0] is not None else None, numerics, b),
+                "o": Linear(sd[p + "self_attn.o_proj.weight"], None, numerics, b),
+                "mlp_norm": sd[p + "post_attention_layernorm.weight"],
+                "gate_up": Linear(gate_up, None, numerics, b),
+                "down": Linear(sd[p + "mlp.down_proj.weight"], None, numerics, b),
+            })
+        self.norm = sd["model.norm.weight"]
+        self.head = Linear(head, sd.get("lm_head.bias"), numerics, b)
+        cos, sin = tables.rope_tables(cfg.head_dim, cfg.theta, cfg.max_positions)
+        self.cos, self.sin = torch.from_numpy(cos), torch.from_numpy(sin)
+        self.exp = torch.from_numpy(tables.exp_table(numerics.exp_grid, numerics.exp_span))
+        self.sigmoid = torch.from_numpy(tables.sigmoid_table(numerics.exp_grid, numerics.exp_span))
+        self.qk_levels = Numerics.qk_levels(cfg.head_dim)
+        # softmax(s / sqrt(d)): the table index is (max - s) * grid / sqrt(d), one rounded constant
+        self.score_to_index = float(torch.tensor(numerics.exp_grid / math.sqrt(cfg.head_dim), dtype=torch.float32))
+
+    def new_cache(self, rows: int, capacity: int) -> KVCache:
+        if capacity > self.cfg.max_positions:
+            raise ModelError(f"sequence of {capacity} tokens is longer than the model's {self.cfg.max_positions} positions")
+        return KVCache(self.cfg, rows, capacity)
+
+    def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        cos, sin = self.cos[pos].unsqueeze(2), self.sin[pos].unsqueeze(2)  # (B, T, 1, D)
+        half = x.shape[-1] // 2
+        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        return x * cos + rotated * sin
+
+    def _attention(self, i: int, h: torch.Tensor, pos: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        cfg, num = self.cfg, self.num
+        B, T, _ = h.shape
+        H, Hkv, D = cfg.heads, cfg.kv_heads, cfg.head_dim
+        qkv = self.layers[i]["qkv"](h)
+        q = self._rope(qkv[..., : H * D].reshape(B, T, H, D), pos)
+        k = self._rope(qkv[..., H * D : (H + Hkv) * D].reshape(B, T, Hkv, D), pos)
+        v = qkv[..., (H + Hkv) * D :].reshape(B, T, Hkv, D)
+        qq, qs = ops.quantize(q, self.qk_levels)
+        kq, ks = ops.quantize(k, self.qk_levels)
+        vq, vs = ops.quantize(v, num.levels(num.v_bits))
+        rows = torch.arange(B).unsqueeze(1).expand(B, T)
+        cache.k[i][rows, pos], cache.ks[i][rows, pos] = kq, ks.squeeze(-1)
+        cache.v[i][rows, pos], cache.vs[i][rows, pos] = vq, vs.squeeze(-1)
+        L = int(pos.max()) + 1
+        keys = cache.k[i][:, :L].permute(0, 2, 3, 1)  # (B, Hkv, D, L)
+        G = H // Hkv
+        qg = qq.reshape(B, T, Hkv, G, D).permute(0, 2, 3, 1, 4).reshape(B, Hkv, G * T, D)
+        scores = (qg @ keys).reshape(B, Hkv, G, T, L)  # exact: D * qk_levels^2 < 2^24
+        scores = (scores * qs.reshape(B, T, Hkv, G).permute(0, 2, 3, 1).unsqueeze(-1)) * cache.ks[i][:, :L].transpose(1, 2).reshape(B, Hkv, 1, 1, L)
+        visible = torch.arange(L).reshape(1, 1, L) <= pos.unsqueeze(-1)  # (B, T, L)
+        scores = scores.masked_fill(~visible.reshape(B, 1, 1, T, L), -math.inf)
+        top = scores.amax(dim=-1, keepdim=True)
+        e = ops.exp_neg((top - scores) * self.score_to_index, self.exp, 1)
+        total = ops.tree_sum(e)
+        w = e * cache.vs[i][:, :L].transpose(1, 2).reshape(B, Hkv, 1, 1, L)
+        wq, ws = ops.quantize(w, num.levels(num.p_bits))
+        hi = torch.floor((wq + 128) / 256)
+        both = torch.cat([hi, wq - hi * 256], dim=2).reshape(B, Hkv, 2 * G * T, L)
+        values = cache.v[i][:, :L].transpose(1, 2)  # (B, Hkv, L, D)
+        prod = backends.chunked(both, values, KEY_CHUNK).reshape(B, Hkv, 2, G, T, D)
+        out = ((prod[:, :, 0] * 256 + prod[:, :, 1]) * ws) / total.unsqueeze(-1)  # (B, Hkv, G, T, D)
+        out = out.permute(0, 3, 1, 2, 4).reshape(B, T, H * D)
+        return self.layers[i]["o"](out)
+
+    def _mlp(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        gu = self.layers[i]["gate_up"](h)
+        g, u = gu[..., : self.cfg.hidden], gu[..., self.cfg.hidden :]
+        return self.layers[i]["down"](ops.silu(g, self.sigmoid, self.num.exp_grid) * u)
+
+    @torch.inference_mode()
+    def forward(self, ids: torch.Tensor, pos: torch.Tensor, cache: KVCache, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (float32) for tokens ids (B, T) at positions pos (B, T), appended to `cache`.
+
+        keep: per row, the index in 0..T-1 whose logits to return (shape (B, vocab));
+        None returns every position (B, T, vocab)."""
+        cfg = self.cfg
+        x = self.embed[ids]
+        for i, layer in enumerate(self.layers):
+            x = x + self._attention(i, ops.rms_norm(x, layer["attn_norm"], cfg.eps), pos, cache)
+            x = x + self._mlp(i, ops.rms_norm(x, layer["mlp_norm"], cfg.eps))
+        if keep is not None:
+            x = x[torch.arange(x.shape[0]), keep]
+        return self.head(ops.rms_norm(x, self.norm, cfg.eps))
+
+    def weights(self, logits: torch.Tensor) -> torch.Tensor:
+        """Unnormalised next-token probabilities exp(logit - max), each in [0, 1], the top one 1."""
+        top = logits.amax(dim=-1, keepdim=True)
+        return ops.exp_neg((top - logits) * float(self.num.exp_grid), self.exp, 1)
