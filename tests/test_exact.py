@@ -1,0 +1,206 @@
+"""The exact engine: the same bits whatever the CPU, threads, batch or pass split."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from exact_probe import IDS, golden_model, logits_hash
+from llmpack.errors import ModelError
+from llmpack.exact import DEFAULT, ExactLM, Numerics, backends, ops, tables
+
+# sha256 of the golden model's exact logits (tests/exact_probe.py). It changes only when
+# the numerics do: then bump llmpack.exact.numerics.VERSION (old files must be refused,
+# not decoded to wrong bytes) and update this value deliberately.
+GOLDEN = "9bf690c6b6cc4405"
+ROOT = Path(__file__).resolve().parent.parent
+
+# Environments that make torch on this machine behave like other CPUs.
+OTHER_CPUS = {
+    "avx2-1thread": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "1"},
+    "default-sse42-2threads": {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "OMP_NUM_THREADS": "2"},
+    "avx512-3threads": {"ATEN_CPU_CAPABILITY": "avx512", "OMP_NUM_THREADS": "3"},
+}
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return ExactLM(golden_model(), backend="portable")
+
+
+def _forward(exact, ids: list[list[int]], start: int = 0, cache=None, keep=None):
+    rows, n = len(ids), len(ids[0])
+    cache = cache if cache is not None else exact.new_cache(rows, start + n)
+    pos = torch.arange(start, start + n).unsqueeze(0).expand(rows, n)
+    return exact.forward(torch.tensor(ids), pos, cache, keep=keep), cache
+
+
+def test_golden_hash(golden):
+    assert logits_hash(golden) == GOLDEN, "the numerics changed: bump numerics.VERSION and update GOLDEN"
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_CPUS))
+def test_same_bits_on_other_cpus_in_subprocesses(name):
+    env = {**os.environ, **OTHER_CPUS[name]}
+    out = subprocess.run([sys.executable, str(ROOT / "tests" / "exact_probe.py")], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == GOLDEN
+
+
+def test_same_bits_with_any_thread_count(golden):
+    before = torch.get_num_threads()
+    try:
+        hashes = set()
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            hashes.add(logits_hash(golden))
+    finally:
+        torch.set_num_threads(before)
+    assert hashes == {GOLDEN}
+
+
+def test_full_sequence_equals_steps_and_any_split(golden):
+    full, _ = _forward(golden, [IDS])
+    steps, cache = _forward(golden, [IDS[:33]], cache=golden.new_cache(1, len(IDS)))
+    parts = [steps[0]]
+    for p in range(33, len(IDS)):
+        parts.append(_forward(golden, [IDS[p : p + 1]], p, cache)[0][0])
+    assert torch.equal(full[0], torch.cat(parts))
+    cache = golden.new_cache(1, len(IDS))
+    chunks = [_forward(golden, [IDS[a:b]], a, cache)[0][0] for a, b in ((0, 5), (5, 64), (64, 80))]
+    assert torch.equal(full[0], torch.cat(chunks))
+
+
+def test_a_row_is_the_same_alone_and_in_any_batch(golden):
+    alone, _ = _forward(golden, [IDS[:40]])
+    others = [[(i * 13) % 300 for i in range(40)], IDS[:40], [5] * 40]
+    batch, _ = _forward(golden, others)
+    assert torch.equal(batch[1], alone[0])
+    # right-padded beside a longer row: the shorter row's positions keep their bits
+    mixed, _ = _forward(golden, [IDS[:60], IDS[:40] + [0] * 20])
+    assert torch.equal(mixed[1, :40], alone[0])
+
+
+def test_close_to_the_float_model(golden):
+    """Quantization is fine-grained: the exact next-token distribution is close to transformers' float one."""
+    model = golden_model()
+    exact, _ = _forward(golden, [IDS])
+    with torch.no_grad():
+        ref = model(input_ids=torch.tensor([IDS])).logits
+    p, q = torch.softmax(ref[0].double(), -1), torch.softmax(exact[0].double(), -1)
+    assert float((p * (p.log() - q.log())).sum(-1).max()) < 1e-3  # KL per token, nats
+
+
+def test_int8_backend_gives_the_portable_bits():
+    w = torch.randint(-127, 128, (96, 576)).float()
+    assert backends.self_test(backends.Int8(), [w], DEFAULT.levels(DEFAULT.act_bits)) is None
+    exact = ExactLM(golden_model(), backend="int8")
+    assert exact.backend.name == "int8" and logits_hash(exact) == GOLDEN
+
+
+def test_backend_choice_falls_back_and_says_why(monkeypatch, capsys):
+    w = [torch.randn(64, 64)]
+    monkeypatch.setenv("LLMPACK_DEBUG", "1")
+    monkeypatch.setattr(backends, "_has_int8_units", lambda: False)
+    assert backends.choose(w, 511).name == "portable"
+    assert "no AVX512-VNNI or AMX" in capsys.readouterr().err
+    monkeypatch.setattr(backends, "_has_int8_units", lambda: True)
+    monkeypatch.setattr(backends.Int8, "matmul", lambda self, q, p, levels: torch.zeros(q.shape[0], p["n"]))
+    assert backends.choose(w, 511).name == "portable"
+    assert "int8 not used: int8: products differ" in capsys.readouterr().err
+
+
+def test_chunked_fallback_is_exact_where_one_gemm_would_round():
+    """Rows whose sum |q| * max|w| reaches 2^24 are computed in exact chunks."""
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randint(-2047, 2048, (3, 1536), generator=gen).float()  # 12-bit rows: far past the bound
+    w = torch.randint(-127, 128, (40, 1536), generator=gen).float()
+    exact = (q.double() @ w.double().t()).float()
+    out = backends.Portable().matmul(q, backends.Portable().prepare(w, 127), 2047)
+    assert torch.equal(out, exact)
+
+
+def test_unsupported_models_get_a_clear_error():
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    with pytest.raises(ModelError, match="runs llama, qwen2, mistral models, not gpt2"):
+        ExactLM(GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50)))
+    scaled = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, rope_scaling={"rope_type": "linear", "factor": 2.0})
+    with pytest.raises(ModelError, match="RoPE scaling"):
+        ExactLM(LlamaForCausalLM(scaled))
+
+
+def test_tables_match_libm_closely():
+    k = np.arange(0, 32 * 1024 + 1)
+    ref = np.exp(-k / 1024).astype(np.float32)
+    got = tables.exp_table(1024, 32)
+    assert got[-1] == 0 and got[0] == 1
+    assert np.max(np.abs(got[:-1].view(np.int32) - ref.view(np.int32))) <= 1  # within one float32 ulp
+    x = np.linspace(0, 4000, 20001)
+    s, c = tables.sin_cos64(x)
+    assert np.max(np.abs(s - np.sin(x))) < 1e-12 and np.max(np.abs(c - np.cos(x))) < 1e-12
+    assert tables._ln64(100000.0) == pytest.approx(math.log(100000.0), rel=1e-15)
+
+
+def test_tree_sum_ignores_trailing_zeros_and_quantize_bounds():
+    x = torch.rand(5, 37)
+    padded = torch.nn.functional.pad(x, (0, 91))
+    assert torch.equal(ops.tree_sum(x), ops.tree_sum(padded))
+    q, s = ops.quantize(torch.randn(4, 100) * 7, 511)
+    assert q.abs().max() <= 511 and torch.equal(q, q.round())
+    assert torch.equal(ops.quantize(torch.zeros(2, 3), 511)[0], torch.zeros(2, 3))
+
+
+def test_numerics_tag_round_trips_and_refuses_others():
+    assert Numerics.parse(DEFAULT.tag()) == DEFAULT
+    from llmpack.errors import FormatError
+
+    with pytest.raises(FormatError, match="x9"):
+        Numerics.parse(DEFAULT.tag().replace("x1/", "x9/", 1))
+    with pytest.raises(FormatError, match="unknown numerics"):
+        Numerics.parse("torch 2.4/transformers 4.50/k2")
+
+
+# -- files made on one "machine" decode on another ------------------------------------
+def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "llmpack", *args], env={**os.environ, **env}, cwd=ROOT,
+                          capture_output=True, timeout=300)
+
+
+@pytest.mark.parametrize("mode", ["arithmetic", "semantic", "summary"])
+def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
+    data = b"Alice was beginning to get very tired of sitting by her sister on the bank.\n" * 3
+    src = tmp_path / "in.txt"
+    src.write_bytes(data)
+    a, b = OTHER_CPUS["avx2-1thread"], OTHER_CPUS["default-sse42-2threads"]
+    home = {"LLMPACK_HOME": str(tmp_path / "home")}
+    extra = ["--prompt-tokens", "6"] if mode != "arithmetic" else []
+    for enc_env, dec_env, name in ((a, b, "ab"), (b, a, "ba")):
+        packed = tmp_path / f"{name}.llmp"
+        enc = _cli(["encode", "-q", "-m", str(tiny_model_dir), "--mode", mode, *extra, str(src), "-o", str(packed)], {**enc_env, **home})
+        assert enc.returncode == 0, enc.stderr
+        dec = _cli(["decode", "-q", "-c", "-m", str(tiny_model_dir), str(packed)], {**dec_env, **home})
+        assert dec.returncode == 0, dec.stderr
+        if mode == "summary":  # lossy: the same regeneration on both machines
+            reference = _cli(["decode", "-q", "-c", "-m", str(tiny_model_dir), str(packed)], {**enc_env, **home})
+            assert dec.stdout == reference.stdout and dec.stdout
+        else:
+            assert dec.stdout == data
+    ab, ba = (tmp_path / "ab.llmp").read_bytes(), (tmp_path / "ba.llmp").read_bytes()
+    if mode == "summary":  # the stored MiniLM similarity is a float measurement, not coder numerics
+        import llmpack
+
+        keep = ("prompts", "seeds", "section_tokens", "numerics")
+        assert {k: llmpack.inspect(ab)[k] for k in keep} == {k: llmpack.inspect(ba)[k] for k in keep}
+    else:  # both machines wrote the same file
+        assert hashlib.sha256(ab).digest() == hashlib.sha256(ba).digest()
