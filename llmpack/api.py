@@ -42,6 +42,10 @@ class Compressor:
             if unknown:
                 raise LLMPackError(f"mode '{mode}' has no option {', '.join(unknown)}")
             config = dataclasses.replace(config or cls.config_class(), **options)
+            if "device" in options:
+                from .exact.backends import resolve_device
+
+                resolve_device(options["device"])
         self.codec = cls(config) if config is not None else cls()
         self.ctx = _context(model, progress)
 
@@ -70,14 +74,19 @@ class Compressor:
 class Decompressor:
     """Reusable decompressor; `model` overrides the model named in the header (same fingerprint required)."""
 
-    def __init__(self, model: str | LoadedModel | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, model: str | LoadedModel | None = None, progress: Progress | None = None, device: str = "auto") -> None:
+        """device: where the model runs ("auto", "cpu", "cuda"); the decoded bytes are the same."""
+        from .exact.backends import resolve_device
+
+        resolve_device(device)  # an unusable device is an error even for files that need no model
         self.ctx = _context(model, progress)
+        self.device = device
         self.header: container.Header | None = None  # the last file's header (e.g. to see if it was lossy)
 
     def decompress(self, blob: bytes) -> bytes:
         header, payload = container.unpack(bytes(blob))
         self.header = header
-        codec = _codec_for(header)
+        codec = _codec_for(header, self.device)
         data = codec.decode(header, payload, self.ctx)
         if not header.lossy:
             if len(data) != header.original_size:
@@ -87,10 +96,12 @@ class Decompressor:
         return data
 
 
-def _codec_for(header: container.Header):
+def _codec_for(header: container.Header, device: str = "auto"):
     cls = BY_MODE.get(header.mode)
     if cls is None:
         raise FormatError(f"unknown mode {header.mode} (file from a newer llmpack?)")
+    if cls.config_class is not None and device != "auto":
+        return cls(dataclasses.replace(cls.config_class(), device=device))
     return cls()
 
 
@@ -99,8 +110,8 @@ def compress(data: bytes, *, mode: str = DEFAULT_MODE, model: str | LoadedModel 
     return Compressor(mode=mode, model=model, **options).compress(data)
 
 
-def decompress(blob: bytes, *, model: str | LoadedModel | None = None) -> bytes:
-    return Decompressor(model=model).decompress(blob)
+def decompress(blob: bytes, *, model: str | LoadedModel | None = None, device: str = "auto") -> bytes:
+    return Decompressor(model=model, device=device).decompress(blob)
 
 
 def inspect(blob: bytes) -> dict:

@@ -1,4 +1,4 @@
-"""Command line: `llmpack encode|decode|info|report|select|models`, following gzip/zstd conventions.
+"""Command line: `llmpack encode|decode|info|report|select|models|doctor`, following gzip/zstd conventions.
 
 Exit codes: 0 success, 1 error, 2 usage. Errors are one line, `llmpack: FILE: reason`;
 LLMPACK_DEBUG=1 shows the traceback. Outputs are written to a temporary file in the
@@ -141,6 +141,7 @@ StdoutOpt = typer.Option(False, "-c", "--stdout", help="Write to standard output
 ForceOpt = typer.Option(False, "-f", "--force", help="Overwrite existing output; allow binary output to a terminal.")
 QuietOpt = typer.Option(False, "-q", "--quiet", help="No progress bar.")
 ModelOpt = typer.Option(None, "-m", "--model", help="Model id or alias, a Hugging Face folder, or a .gguf file.")
+DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the GPU if there is one), cpu or cuda. Files are the same either way.")
 
 
 @app.command()
@@ -154,6 +155,7 @@ def encode(
     prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [48]."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per section [1]."),
     residual: Optional[str] = typer.Option(None, "--residual", help="semantic: residual coding, zstd, lm or auto [auto]."),
+    device: str = DeviceOpt,
     stdout: bool = StdoutOpt,
     force: bool = ForceOpt,
     quiet: bool = QuietOpt,
@@ -169,6 +171,10 @@ def encode(
         raise typer.BadParameter(f"{flags} only apply to --mode semantic or summary", param_hint="--mode")
     if residual is not None and (mode != "semantic" or residual not in ("zstd", "lm", "auto")):
         raise typer.BadParameter("use zstd, lm or auto, with --mode semantic", param_hint="--residual")
+    if device not in ("auto", "cpu", "cuda"):
+        raise typer.BadParameter(f"'{device}' is not one of: auto, cpu, cuda", param_hint="--device")
+    if device != "auto" and CODECS[mode].config_class is not None:
+        options["device"] = device
     with _errors(file):
         if file != STDIO and file.endswith(SUFFIX) and not force:
             raise CliError(file, f"already has {SUFFIX} suffix; use -f to compress it again")
@@ -190,11 +196,14 @@ def decode(
     file: str = FileArg,
     output: Optional[str] = OutOpt,
     model: Optional[str] = ModelOpt,
+    device: str = DeviceOpt,
     stdout: bool = StdoutOpt,
     force: bool = ForceOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Decompress FILE.llmp to FILE (the input is kept)."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise typer.BadParameter(f"'{device}' is not one of: auto, cpu, cuda", param_hint="--device")
     with _errors(file):
         dest = _output_path(file, output, stdout, decoding=True)
         if dest != STDIO and Path(dest).exists() and not force:
@@ -203,7 +212,7 @@ def decode(
         from .api import Decompressor
 
         with _progress("decoding", quiet) as progress:
-            decompressor = Decompressor(model=model, progress=progress)
+            decompressor = Decompressor(model=model, progress=progress, device=device)
             data = decompressor.decompress(blob)
         _write(dest, data, force, binary=False)
         if decompressor.header.lossy:
@@ -341,6 +350,30 @@ def list_models() -> None:
         default = " (default)" if spec.id == DEFAULT_MODEL else ""
         aliases = f" aliases: {', '.join(spec.aliases)}" if spec.aliases else ""
         typer.echo(f"{spec.id}{default}: {spec.description}; {state}.{aliases}")
+
+
+@app.command("doctor")
+def doctor(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias, a Hugging Face folder, or a .gguf file."),
+) -> None:
+    """Show how this machine computes: CPU, threads, the exact engine's backend and numerics."""
+    with _errors("doctor"):
+        import platform
+
+        import torch
+
+        from .exact import DEFAULT
+        from .models import load
+
+        lm = load(model)
+        exact = lm.exact()
+        typer.echo(f"machine: {platform.machine()}, torch {torch.__version__}, "
+                   f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads")
+        typer.echo(f"model: {lm.name} ({lm.fingerprint.hex()})")
+        typer.echo(f"numerics: {DEFAULT.tag()} (files made here decode on any machine)")
+        typer.echo(f"backend: {exact.backend.name}")
+        for note in exact.backend_notes:
+            typer.echo(f"  {note}")
 
 
 def main() -> None:

@@ -49,6 +49,7 @@ class ArithmeticConfig:
     # torch threads; None: torch's default (every core). Speed only: the exact engine's
     # numbers do not depend on it, so it is not recorded.
     threads: int | None = None
+    device: str = "auto"  # "auto" (a GPU where there is one), "cpu" or "cuda"; not recorded either
     # Replace CRLF by LF before modelling when that is reversible (no bare LF in the input).
     normalize_newlines: bool = True
     # Per-segment fallback: keep zstd (or raw bytes) where they beat the model.
@@ -77,6 +78,7 @@ class SemanticConfig:
     temperature: float = 0.7  # seeded sampling (seeds > 0) only
     top_k: int = 40  # seeded sampling (seeds > 0) only
     threads: int | None = None  # as ArithmeticConfig.threads
+    device: str = "auto"  # as ArithmeticConfig.device
 
     # Residual text is range-coded in segments of at least this many tokens, stepped
     # together: inserted text is fragmented anyway, and short segments keep it fast.
@@ -84,7 +86,7 @@ class SemanticConfig:
 
     def arithmetic(self) -> ArithmeticConfig:
         """How residual text is range-coded with --residual lm: the same numerics."""
-        return ArithmeticConfig(threads=self.threads, min_segment_tokens=self.residual_segment_tokens)
+        return ArithmeticConfig(threads=self.threads, device=self.device, min_segment_tokens=self.residual_segment_tokens)
 
 
 @dataclass

@@ -144,15 +144,16 @@ class LoadedModel:
     model: object  # a transformers causal LM in eval mode (float32): weights, config, reference
     hf_tokenizer: object
 
-    def exact(self, numerics=None):
-        """The exact engine (llmpack.exact) for these weights and numerics, built once."""
+    def exact(self, numerics=None, device: str = "auto"):
+        """The exact engine (llmpack.exact) for these weights, numerics and device, built once."""
         from .exact import DEFAULT, ExactLM
+        from .exact.backends import resolve_device
 
-        numerics = numerics or DEFAULT
+        key = (numerics or DEFAULT, resolve_device(device))
         engines = self.__dict__.setdefault("_engines", {})
-        if numerics not in engines:
-            engines[numerics] = ExactLM(self.model, numerics)
-        return engines[numerics]
+        if key not in engines:
+            engines[key] = ExactLM(self.model, key[0], device=key[1])
+        return engines[key]
 
     @property
     def tokenizer(self):

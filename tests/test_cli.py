@@ -186,3 +186,28 @@ def test_closed_stdout_pipe_stops_quietly(tmp_path):
         os.close(write_end)
     assert proc.returncode == 141
     assert proc.stderr == b""
+
+
+def test_doctor_names_the_backend_and_numerics(run, tiny_model_dir, monkeypatch):
+    from llmpack.exact import DEFAULT, backends
+
+    monkeypatch.setattr(backends, "_has_int8_units", lambda: False)  # as on an AVX2-only CPU
+    monkeypatch.setattr("llmpack.models._LOADED", {})  # no engine built earlier in this process
+    result = run("doctor", "-m", tiny_model_dir)
+    assert result.exit_code == 0, result.output
+    assert f"numerics: {DEFAULT.tag()}" in result.output
+    assert "backend: portable" in result.output and "no AVX512-VNNI or AMX" in result.output
+    assert run("doctor", "-m", "/no/such/model").exit_code == 1
+
+
+def test_device_option(run, src, tmp_path, tiny_model_dir):
+    import torch
+
+    packed = tmp_path / "cpu.llmp"
+    assert run("encode", src, "-q", "--device", "cpu", "-o", packed).exit_code == 0
+    result = run("decode", packed, "-c", "-q", "--device", "cpu", "-m", tiny_model_dir)
+    assert result.exit_code == 0 and result.stdout_bytes == TEXT
+    assert run("encode", src, "-q", "--device", "tpu", "-o", tmp_path / "x.llmp").exit_code == 2
+    if not torch.cuda.is_available():
+        result = run("decode", packed, "-c", "-q", "--device", "cuda", "-m", tiny_model_dir)
+        assert result.exit_code == 1 and "no CUDA device" in result.output

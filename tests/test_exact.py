@@ -78,6 +78,9 @@ def test_full_sequence_equals_steps_and_any_split(golden):
     cache = golden.new_cache(1, len(IDS))
     chunks = [_forward(golden, [IDS[a:b]], a, cache)[0][0] for a, b in ((0, 5), (5, 64), (64, 80))]
     assert torch.equal(full[0], torch.cat(chunks))
+    cache = golden.new_cache(1, len(IDS))  # one token at a time from the very first position, as decoders do
+    steps = [_forward(golden, [IDS[p : p + 1]], p, cache)[0][0] for p in range(len(IDS))]
+    assert torch.equal(full[0], torch.cat(steps))
 
 
 def test_a_row_is_the_same_alone_and_in_any_batch(golden):
@@ -111,11 +114,12 @@ def test_backend_choice_falls_back_and_says_why(monkeypatch, capsys):
     w = [torch.randn(64, 64)]
     monkeypatch.setenv("LLMPACK_DEBUG", "1")
     monkeypatch.setattr(backends, "_has_int8_units", lambda: False)
-    assert backends.choose(w, 511).name == "portable"
+    assert backends.choose(w, 511)[0].name == "portable"
     assert "no AVX512-VNNI or AMX" in capsys.readouterr().err
     monkeypatch.setattr(backends, "_has_int8_units", lambda: True)
     monkeypatch.setattr(backends.Int8, "matmul", lambda self, q, p, levels: torch.zeros(q.shape[0], p["n"]))
-    assert backends.choose(w, 511).name == "portable"
+    backend, notes = backends.choose(w, 511)
+    assert backend.name == "portable" and "products differ" in notes[0]
     assert "int8 not used: int8: products differ" in capsys.readouterr().err
 
 

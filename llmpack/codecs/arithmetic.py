@@ -182,7 +182,7 @@ class ArithmeticCodec(Codec):
         token_bits: list[list[float]] = []  # per segment, the model's cost of each token
         total, done = len(text), 0
         with threads(cfg.threads):
-            exact = lm.exact(DEFAULT_NUMERICS)
+            exact = lm.exact(DEFAULT_NUMERICS, cfg.device)
             inputs = [[tok.start_id] + [tok.model_input(t) for t in toks[:-1]] for toks in tokens]
             for toks, weights in zip(tokens, engine.sequence_weights(exact, inputs, tok.symbol_count)):
                 encoder = rangecoder.Encoder()
@@ -264,7 +264,7 @@ class ArithmeticCodec(Codec):
         # the batch computes exactly what it computed at encode time.
         seqs = [tok.encode(k) if s.method != MODEL else None for s, k in zip(segs, known)]
         lengths = [s.n_tokens if s.method == MODEL else len(q) for s, q in zip(segs, seqs)]
-        stepper = engine.Lockstep(lm.exact(params.numerics), params.rows, tok.symbol_count, max(lengths, default=0))
+        stepper = engine.Lockstep(lm.exact(params.numerics, self.config.device), params.rows, tok.symbol_count, max(lengths, default=0))
         decoders = [rangecoder.Decoder(s.payload) if s.method == MODEL else None for s in segs]
         out: list[list[int]] = [[] for _ in segs]
         inputs = [tok.start_id] * params.rows

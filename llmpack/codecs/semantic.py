@@ -176,7 +176,7 @@ class SemanticCodec(Codec):
                 template.render(hf, prompt=s.prompt.decode("utf-8", "replace"), words=round(s.n_tokens * WORDS_PER_TOKEN))
                 for s in secs
             ]
-            ids = generate(lm.exact(params.numerics), prompts, [s.n_tokens for s in secs], [seeds[i] for i in batch], allowed,
+            ids = generate(lm.exact(params.numerics, self.config.device), prompts, [s.n_tokens for s in secs], [seeds[i] for i in batch], allowed,
                            _pad_id(hf, tok), sampling, on_step=lambda t, n, b=batch: progress(b, t, n))
             out += [tok.decode(x) for x in ids]
         return out
@@ -202,7 +202,7 @@ class SemanticCodec(Codec):
             return report
 
         with threads(cfg.threads):
-            prompts = self._condense(lm.exact(params.numerics), lm, condense, pieces, params.rows, progress(0))
+            prompts = self._condense(lm.exact(params.numerics, self.config.device), lm, condense, pieces, params.rows, progress(0))
             params.sections = [Section(len(tok.encode(p)), 0, 0, q) for p, q in zip(pieces, prompts)]
             trials = [
                 self._regenerate(lm, params, regenerate, [seed] * len(pieces), progress(len(data) * (1 + seed)))
@@ -319,7 +319,7 @@ class SemanticCodec(Codec):
                 raise FormatError("corrupt semantic payload: residual size")
             inserts = zstd_decompress(r.rest(), size)
         elif method == R_LM:
-            inserts = ArithmeticCodec().decode_stream(r, limit, lm, params.stream_params(), Context(model=lm))
+            inserts = ArithmeticCodec(self.config.arithmetic()).decode_stream(r, limit, lm, params.stream_params(), Context(model=lm))
         else:
             raise FormatError(f"unknown residual method {method}")
         if not r.at_end() or len(inserts) != sum(lengths):

@@ -17,6 +17,7 @@ from . import ops
 from .numerics import EXACT_FLOAT_INT
 
 SMALL_ROWS = 8  # up to this many rows, (W @ x.T).T beats x @ W.T on MKL (1.2-2x at 3-5 rows)
+MIN_INT_MM_ROWS = 17  # torch._int_mm's CPU path wants more than 16 rows
 
 
 def _debug(msg: str) -> None:
@@ -36,6 +37,27 @@ def chunked(q: torch.Tensor, w_t: torch.Tensor, chunk: int) -> torch.Tensor:
         part = (q[..., k0 : k0 + chunk] @ w_t[..., k0 : k0 + chunk, :]).double()
         acc = part if acc is None else acc + part
     return acc.float()
+
+
+def exact_pv(w: torch.Tensor, values: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Attention's p.v: w (..., rows, L) integers in [0, 2^15), values (..., L, D) integers
+    in [-127, 127]; the exact integer sums, rounded once to float32. Many rows: one float64
+    product (exact below 2^53). Few rows (decoding): w split in two signed bytes, two fp32
+    products over key chunks small enough to stay below 2^24, so the cache is never
+    copied to float64."""
+    if w.shape[-2] > 8:
+        return (w.double() @ values.double()).float()
+    hi = (w * (1 / 256)).round_()
+    lo = w - hi * 256  # in [-128, 128]
+    return (chunked_rows(hi, values, chunk) * 256 + chunked_rows(lo, values, chunk)).float()
+
+
+def chunked_rows(w: torch.Tensor, values: torch.Tensor, chunk: int) -> torch.Tensor:
+    """w @ values over the key axis in chunks; float32 for one chunk, else added in float64."""
+    n = w.shape[-1]
+    if n <= chunk:
+        return w @ values
+    return sum((w[..., k : k + chunk] @ values[..., k : k + chunk, :]).double() for k in range(0, n, chunk))
 
 
 class Portable:
@@ -64,27 +86,30 @@ class Portable:
 
 
 class Int8:
-    """torch._int_mm (int8 x int8 -> int32). Activations of up to 16 bits are split into a
-    signed high and low byte, two products, combined exactly in int64."""
+    """torch._int_mm (int8 x int8 -> int32, exact). A 10-bit activation q is split as
+    q = 256 * hi + lo with lo a signed byte: lo @ W runs on the int8 units; hi is 0
+    except in the few outlier channels (|q| >= 128), so hi @ W is an fp32 product over
+    just those columns (exact: its integers are tiny). The two are added in int32."""
 
     name = "int8"
 
     def prepare(self, w: torch.Tensor, levels: int) -> dict:
-        return {"w8": w.t().contiguous().to(torch.int8), "n": w.shape[0]}
+        w8 = w.t().contiguous().to(torch.int8)  # (K, N)
+        return {"w8": w8, "n": w.shape[0]}
 
     def matmul(self, q: torch.Tensor, prepared: dict, act_levels: int) -> torch.Tensor:
         flat = q.reshape(-1, q.shape[-1])
         rows = flat.shape[0]
-        pad = (-rows) % 32 if rows < 32 else 0  # _int_mm wants more than 16 rows on some paths
-        if pad:
-            flat = torch.nn.functional.pad(flat, (0, 0, 0, pad))
+        if rows < MIN_INT_MM_ROWS:  # _int_mm wants more than 16 rows
+            flat = torch.nn.functional.pad(flat, (0, 0, 0, MIN_INT_MM_ROWS - rows))
         hi = torch.floor((flat + 128) / 256)
-        lo = flat - hi * 256
-        both = torch.cat([hi, lo]).to(torch.int8)
-        prod = torch._int_mm(both, prepared["w8"]).to(torch.int64)
-        n = flat.shape[0]
-        out = (prod[:n] * 256 + prod[n:]).to(torch.float64).float()[:rows]
-        return out.reshape(*q.shape[:-1], prepared["n"])
+        lo = (flat - hi * 256).to(torch.int8)
+        out = torch._int_mm(lo, prepared["w8"])
+        cols = hi.abs().amax(dim=0).nonzero().squeeze(-1)
+        if cols.numel():
+            part = hi[:, cols] @ prepared["w8"][cols].float()  # |hi| <= 2: exact small integers
+            out.add_(part.to(torch.int32), alpha=256)
+        return out[:rows].float().reshape(*q.shape[:-1], prepared["n"])
 
 
 def self_test(backend, weights: list[torch.Tensor], act_levels: int, rows: tuple[int, ...] = (1, 5, 64)) -> str | None:
@@ -108,20 +133,38 @@ def self_test(backend, weights: list[torch.Tensor], act_levels: int, rows: tuple
     return None
 
 
-def choose(weights: list[torch.Tensor], act_levels: int, wanted: str = "auto"):
-    """The fastest backend that passes its self-test here; LLMPACK_DEBUG=1 says why others were not."""
-    if wanted == "portable":
-        return Portable()
-    if wanted in ("auto", "int8") and _has_int8_units():
-        backend = Int8()
-        why = self_test(backend, weights, act_levels)
-        if why is None:
-            _debug("backend int8: self-test passed")
-            return backend
-        _debug(f"backend int8 not used: {why}")
-    elif wanted == "auto":
-        _debug("backend int8 not used: no AVX512-VNNI or AMX on this CPU")
-    return Portable()
+def choose(weights: list[torch.Tensor], act_levels: int, wanted: str = "auto") -> tuple[object, list[str]]:
+    # wanted: "auto" (int8 where the CPU has int8 units and it self-tests), "int8", "portable"
+    """The fastest backend that passes its self-test here, and notes on why others were not
+    used (printed under LLMPACK_DEBUG=1, shown by `llmpack doctor`)."""
+    notes: list[str] = []
+    if wanted in ("auto", "int8"):
+        if not _has_int8_units() and wanted == "auto":
+            notes.append("int8 not used: no AVX512-VNNI or AMX on this CPU")
+        else:
+            why = self_test(Int8(), weights, act_levels)
+            if why is None:
+                notes.append("int8: self-test passed")
+                _debug(f"backend {notes[-1]}")
+                return Int8(), notes
+            notes.append(f"int8 not used: {why}")
+    for note in notes:
+        _debug(f"backend {note}")
+    return Portable(), notes
+
+
+def resolve_device(name: str = "auto") -> str:
+    """"auto": the GPU where torch sees one, else the CPU. Files are the same either way."""
+    from ..errors import LLMPackError
+
+    cuda = torch.cuda.is_available()
+    if name == "auto":
+        return "cuda" if cuda else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise LLMPackError(f"unknown device '{name}' (choose from: auto, cpu, cuda)")
+    if name == "cuda" and not cuda:
+        raise LLMPackError("--device cuda: torch sees no CUDA device here")
+    return name
 
 
 def _has_int8_units() -> bool:

@@ -23,6 +23,7 @@ from ..errors import ModelError
 
 SUPPORTED = ("llama", "qwen2", "mistral")  # config.model_type of the Llama-shaped causal LMs it runs
 KEY_CHUNK = 1024  # p.v splits p in two bytes: 128 * 127 * 1024 < 2^24 keeps each chunk exact
+QUERY_BLOCK = 128  # queries attended together; later blocks see more keys (causal), earlier ones fewer
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,11 @@ class Config:
 class Linear:
     """y = x @ W.T (+ b), computed as (int q) @ (int8 W).T * row scale * channel scale."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, num: Numerics, backend) -> None:
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, num: Numerics, backend, device="cpu") -> None:
         w, scale = ops.quantize(weight.detach().float(), num.levels(num.weight_bits))
-        self.scale = scale.reshape(1, -1)
-        self.w = backend.prepare(w, num.levels(num.weight_bits))
-        self.bias = None if bias is None else bias.detach().float()
+        self.scale = scale.reshape(1, -1).to(device)
+        self.w = backend.prepare(w.to(device), num.levels(num.weight_bits))
+        self.bias = None if bias is None else bias.detach().float().to(device)
         self.backend, self.levels = backend, num.levels(num.act_bits)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,47 +77,56 @@ class Linear:
 class KVCache:
     """Per layer: integer keys and values with their per-vector scales, indexed by position."""
 
-    def __init__(self, cfg: Config, rows: int, capacity: int) -> None:
-        shape = (rows, capacity, cfg.kv_heads, cfg.head_dim)
-        self.k = [torch.zeros(shape) for _ in range(cfg.layers)]
-        self.v = [torch.zeros(shape) for _ in range(cfg.layers)]
-        self.ks = [torch.zeros(shape[:3]) for _ in range(cfg.layers)]
-        self.vs = [torch.zeros(shape[:3]) for _ in range(cfg.layers)]
+    def __init__(self, cfg: Config, rows: int, capacity: int, device=None) -> None:
+        shape = (rows, cfg.kv_heads, capacity, cfg.head_dim)  # keys of a head contiguous: no copy per step
+        self.k = [torch.zeros(shape, device=device) for _ in range(cfg.layers)]
+        self.v = [torch.zeros(shape, device=device) for _ in range(cfg.layers)]
+        self.ks = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
+        self.vs = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
         self.capacity = capacity
 
 
 class ExactLM:
-    def __init__(self, hf_model, numerics: Numerics = DEFAULT, backend: str = "auto") -> None:
+    def __init__(self, hf_model, numerics: Numerics = DEFAULT, backend: str = "auto", device: str = "cpu") -> None:
+        """device: "cpu" or "cuda" (the same bits on either; on CUDA, fp32 GEMMs run in
+        IEEE mode, never TF32, and products are exact integers whatever cuBLAS does)."""
         cfg = self.cfg = Config.from_hf(hf_model.config)
         self.num = numerics
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = False  # TF32 would round the integer operands
+            backend = "portable"  # torch._int_mm on CUDA is not self-tested here yet
         sd = {k: v.detach().float() for k, v in hf_model.state_dict().items()}
         layer_weights = [
             (torch.cat([sd[f"model.layers.{i}.self_attn.{p}_proj.weight"] for p in "qkv"]),
              torch.cat([sd[f"model.layers.{i}.mlp.{p}_proj.weight"] for p in ("gate", "up")]))
             for i in range(cfg.layers)
         ]
-        self.embed = sd["model.embed_tokens.weight"]
+        dev = self.device
+        self.embed = sd["model.embed_tokens.weight"].to(dev)
         head = sd.get("lm_head.weight", self.embed)
-        self.backend = backends.choose([layer_weights[0][0], layer_weights[0][1]], numerics.levels(numerics.act_bits), backend)
+        self.backend, self.backend_notes = backends.choose(
+            [layer_weights[0][0], layer_weights[0][1], sd[f"model.layers.0.mlp.down_proj.weight"]], numerics.levels(numerics.act_bits), backend)
         b = self.backend
         self.layers = []
         for i, (qkv, gate_up) in enumerate(layer_weights):
             p = f"model.layers.{i}."
             bias = [sd.get(f"{p}self_attn.{x}_proj.bias") for x in "qkv"]
             self.layers.append({
-                "attn_norm": sd[p + "input_layernorm.weight"],
-                "qkv": Linear(qkv, torch.cat(bias) if bias[0] is not None else None, numerics, b),
-                "o": Linear(sd[p + "self_attn.o_proj.weight"], None, numerics, b),
-                "mlp_norm": sd[p + "post_attention_layernorm.weight"],
-                "gate_up": Linear(gate_up, None, numerics, b),
-                "down": Linear(sd[p + "mlp.down_proj.weight"], None, numerics, b),
+                "attn_norm": sd[p + "input_layernorm.weight"].to(dev),
+                "qkv": Linear(qkv, torch.cat(bias) if bias[0] is not None else None, numerics, b, dev),
+                "o": Linear(sd[p + "self_attn.o_proj.weight"], None, numerics, b, dev),
+                "mlp_norm": sd[p + "post_attention_layernorm.weight"].to(dev),
+                "gate_up": Linear(gate_up, None, numerics, b, dev),
+                "down": Linear(sd[p + "mlp.down_proj.weight"], None, numerics, b, dev),
             })
-        self.norm = sd["model.norm.weight"]
-        self.head = Linear(head, sd.get("lm_head.bias"), numerics, b)
+        self.norm = sd["model.norm.weight"].to(dev)
+        self.head = Linear(head, sd.get("lm_head.bias"), numerics, b, dev)
         cos, sin = tables.rope_tables(cfg.head_dim, cfg.theta, cfg.max_positions)
-        self.cos, self.sin = torch.from_numpy(cos), torch.from_numpy(sin)
-        self.exp = torch.from_numpy(tables.exp_table(numerics.exp_grid, numerics.exp_span))
-        self.sigmoid = torch.from_numpy(tables.sigmoid_table(numerics.exp_grid, numerics.exp_span))
+        self.cos, self.sin = torch.from_numpy(cos).to(dev), torch.from_numpy(sin).to(dev)
+        self.exp_cpu = torch.from_numpy(tables.exp_table(numerics.exp_grid, numerics.exp_span))
+        self.exp = self.exp_cpu.to(dev)
+        self.sigmoid = torch.from_numpy(tables.sigmoid_table(numerics.exp_grid, numerics.exp_span)).to(dev)
         self.qk_levels = Numerics.qk_levels(cfg.head_dim)
         # softmax(s / sqrt(d)): the table index is (max - s) * grid / sqrt(d), one rounded constant
         self.score_to_index = float(torch.tensor(numerics.exp_grid / math.sqrt(cfg.head_dim), dtype=torch.float32))
@@ -124,7 +134,7 @@ class ExactLM:
     def new_cache(self, rows: int, capacity: int) -> KVCache:
         if capacity > self.cfg.max_positions:
             raise ModelError(f"sequence of {capacity} tokens is longer than the model's {self.cfg.max_positions} positions")
-        return KVCache(self.cfg, rows, capacity)
+        return KVCache(self.cfg, rows, capacity, self.device)
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         cos, sin = self.cos[pos].unsqueeze(2), self.sin[pos].unsqueeze(2)  # (B, T, 1, D)
@@ -136,6 +146,7 @@ class ExactLM:
         cfg, num = self.cfg, self.num
         B, T, _ = h.shape
         H, Hkv, D = cfg.heads, cfg.kv_heads, cfg.head_dim
+        G = H // Hkv
         qkv = self.layers[i]["qkv"](h)
         q = self._rope(qkv[..., : H * D].reshape(B, T, H, D), pos)
         k = self._rope(qkv[..., H * D : (H + Hkv) * D].reshape(B, T, Hkv, D), pos)
@@ -143,29 +154,50 @@ class ExactLM:
         qq, qs = ops.quantize(q, self.qk_levels)
         kq, ks = ops.quantize(k, self.qk_levels)
         vq, vs = ops.quantize(v, num.levels(num.v_bits))
-        rows = torch.arange(B).unsqueeze(1).expand(B, T)
-        cache.k[i][rows, pos], cache.ks[i][rows, pos] = kq, ks.squeeze(-1)
-        cache.v[i][rows, pos], cache.vs[i][rows, pos] = vq, vs.squeeze(-1)
+        self._store(cache, i, pos, kq, ks, vq, vs)
+        # per query vector: its scale times grid / sqrt(d), so that scores are exp-table steps
+        qsc = (qs * self.score_to_index).reshape(B, T, Hkv, G).permute(0, 2, 3, 1).unsqueeze(-1)
+        qg = qq.reshape(B, T, Hkv, G, D).permute(0, 2, 3, 1, 4)  # (B, Hkv, G, T, D)
+        out = torch.empty(B, Hkv, G, T, D, device=h.device)
+        for a in range(0, T, QUERY_BLOCK):  # causal: a block of queries sees keys up to its last position
+            b = min(T, a + QUERY_BLOCK)
+            out[:, :, :, a:b] = self._attend(i, cache, qg[:, :, :, a:b], qsc[:, :, :, a:b], pos[:, a:b])
+        return self.layers[i]["o"](out.permute(0, 3, 1, 2, 4).reshape(B, T, H * D))
+
+    @staticmethod
+    def _store(cache: KVCache, i: int, pos: torch.Tensor, kq, ks, vq, vs) -> None:
+        """Write this pass's keys and values at their rows' positions (a slice when every row is at the same ones)."""
+        B, T = pos.shape
+        p0 = int(pos[0, 0])
+        if bool((pos == torch.arange(p0, p0 + T, device=pos.device)).all()):
+            for dst, src in ((cache.k, kq), (cache.v, vq)):
+                dst[i][:, :, p0 : p0 + T] = src.transpose(1, 2)
+            for dst, src in ((cache.ks, ks), (cache.vs, vs)):
+                dst[i][:, :, p0 : p0 + T] = src.squeeze(-1).transpose(1, 2)
+            return
+        rows = torch.arange(B, device=pos.device).unsqueeze(1).expand(B, T)
+        cache.k[i][rows, :, pos], cache.ks[i][rows, :, pos] = kq, ks.squeeze(-1)  # (B, T, Hkv, ...)
+        cache.v[i][rows, :, pos], cache.vs[i][rows, :, pos] = vq, vs.squeeze(-1)
+
+    def _attend(self, i: int, cache: KVCache, qg: torch.Tensor, qsc: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """softmax(q.k / sqrt(d)) . v for one block of queries, qg (B, Hkv, G, Tb, D) integer-valued."""
+        B, Hkv, G, Tb, D = qg.shape
         L = int(pos.max()) + 1
-        keys = cache.k[i][:, :L].permute(0, 2, 3, 1)  # (B, Hkv, D, L)
-        G = H // Hkv
-        qg = qq.reshape(B, T, Hkv, G, D).permute(0, 2, 3, 1, 4).reshape(B, Hkv, G * T, D)
-        scores = (qg @ keys).reshape(B, Hkv, G, T, L)  # exact: D * qk_levels^2 < 2^24
-        scores = (scores * qs.reshape(B, T, Hkv, G).permute(0, 2, 3, 1).unsqueeze(-1)) * cache.ks[i][:, :L].transpose(1, 2).reshape(B, Hkv, 1, 1, L)
-        visible = torch.arange(L).reshape(1, 1, L) <= pos.unsqueeze(-1)  # (B, T, L)
-        scores = scores.masked_fill(~visible.reshape(B, 1, 1, T, L), -math.inf)
-        top = scores.amax(dim=-1, keepdim=True)
-        e = ops.exp_neg((top - scores) * self.score_to_index, self.exp, 1)
+        keys, values = cache.k[i][:, :, :L], cache.v[i][:, :, :L]  # (B, Hkv, L, D)
+        s = (qg.reshape(B, Hkv, G * Tb, D) @ keys.transpose(-1, -2)).view(B, Hkv, G, Tb, L)  # exact: D * qk^2 < 2^24
+        s.mul_(qsc).mul_(cache.ks[i][:, :, :L].reshape(B, Hkv, 1, 1, L))
+        visible = torch.arange(L, device=qg.device).reshape(1, 1, L) <= pos.unsqueeze(-1)  # (B, Tb, L)
+        s.masked_fill_(~visible.reshape(B, 1, 1, Tb, L), -math.inf)
+        top = s.amax(dim=-1, keepdim=True)
+        index = s.neg_().add_(top).round_().clamp_(max=self.exp.shape[0] - 1)  # top - s, in table steps
+        e = self.exp.index_select(0, index.view(-1).to(torch.int32)).view(B, Hkv, G, Tb, L)
         total = ops.tree_sum(e)
-        w = e * cache.vs[i][:, :L].transpose(1, 2).reshape(B, Hkv, 1, 1, L)
-        wq, ws = ops.quantize(w, num.levels(num.p_bits))
-        hi = torch.floor((wq + 128) / 256)
-        both = torch.cat([hi, wq - hi * 256], dim=2).reshape(B, Hkv, 2 * G * T, L)
-        values = cache.v[i][:, :L].transpose(1, 2)  # (B, Hkv, L, D)
-        prod = backends.chunked(both, values, KEY_CHUNK).reshape(B, Hkv, 2, G, T, D)
-        out = ((prod[:, :, 0] * 256 + prod[:, :, 1]) * ws) / total.unsqueeze(-1)  # (B, Hkv, G, T, D)
-        out = out.permute(0, 3, 1, 2, 4).reshape(B, T, H * D)
-        return self.layers[i]["o"](out)
+        w = e.mul_(cache.vs[i][:, :, :L].reshape(B, Hkv, 1, 1, L))  # v's per-key scale folded into p
+        amax = w.amax(dim=-1, keepdim=True)
+        scale = torch.where(amax > 0, amax / self.num.levels(self.num.p_bits), torch.ones_like(amax))
+        wq = w.div_(scale).round_().reshape(B, Hkv, G * Tb, L)
+        num = backends.exact_pv(wq, values, KEY_CHUNK).view(B, Hkv, G, Tb, D)
+        return (num * scale) / total.unsqueeze(-1)
 
     def _mlp(self, i: int, h: torch.Tensor) -> torch.Tensor:
         gu = self.layers[i]["gate_up"](h)
@@ -177,17 +209,19 @@ class ExactLM:
         """Logits (float32) for tokens ids (B, T) at positions pos (B, T), appended to `cache`.
 
         keep: per row, the index in 0..T-1 whose logits to return (shape (B, vocab));
-        None returns every position (B, T, vocab)."""
-        cfg = self.cfg
+        None returns every position (B, T, vocab). Inputs and logits live on the CPU."""
+        cfg, dev = self.cfg, self.device
+        ids, pos = ids.to(dev), pos.to(dev)
         x = self.embed[ids]
         for i, layer in enumerate(self.layers):
             x = x + self._attention(i, ops.rms_norm(x, layer["attn_norm"], cfg.eps), pos, cache)
             x = x + self._mlp(i, ops.rms_norm(x, layer["mlp_norm"], cfg.eps))
         if keep is not None:
-            x = x[torch.arange(x.shape[0]), keep]
-        return self.head(ops.rms_norm(x, self.norm, cfg.eps))
+            x = x[torch.arange(x.shape[0], device=dev), keep.to(dev)]
+        return self.head(ops.rms_norm(x, self.norm, cfg.eps)).cpu()
 
     def weights(self, logits: torch.Tensor) -> torch.Tensor:
         """Unnormalised next-token probabilities exp(logit - max), each in [0, 1], the top one 1."""
         top = logits.amax(dim=-1, keepdim=True)
-        return ops.exp_neg((top - logits) * float(self.num.exp_grid), self.exp, 1)
+        table = self.exp if logits.device == self.exp.device else self.exp_cpu
+        return ops.exp_neg((top - logits) * float(self.num.exp_grid), table, 1)

@@ -24,6 +24,8 @@ def tree_sum(x: torch.Tensor) -> torch.Tensor:
     width = 1 << max(0, (n - 1).bit_length())
     if width != n:
         x = torch.nn.functional.pad(x, (0, width - n))
+    if width == 1:
+        return x[..., 0].clone()  # never a view: callers may update x in place afterwards
     while width > 1:
         width //= 2
         x = x[..., :width] + x[..., width:]
