@@ -87,29 +87,25 @@ class Portable:
 
 class Int8:
     """torch._int_mm (int8 x int8 -> int32, exact). A 10-bit activation q is split as
-    q = 256 * hi + lo with lo a signed byte: lo @ W runs on the int8 units; hi is 0
-    except in the few outlier channels (|q| >= 128), so hi @ W is an fp32 product over
-    just those columns (exact: its integers are tiny). The two are added in int32."""
+    q = 256 * hi + lo, lo a signed byte and |hi| <= 2; both halves go through one int8
+    product (stacked rows: at the few rows of decoding its cost is reading the weights
+    once), and are combined exactly in int32."""
 
     name = "int8"
 
     def prepare(self, w: torch.Tensor, levels: int) -> dict:
-        w8 = w.t().contiguous().to(torch.int8)  # (K, N)
-        return {"w8": w8, "n": w.shape[0]}
+        return {"w8": w.t().contiguous().to(torch.int8), "n": w.shape[0]}  # (K, N)
 
     def matmul(self, q: torch.Tensor, prepared: dict, act_levels: int) -> torch.Tensor:
         flat = q.reshape(-1, q.shape[-1])
         rows = flat.shape[0]
-        if rows < MIN_INT_MM_ROWS:  # _int_mm wants more than 16 rows
-            flat = torch.nn.functional.pad(flat, (0, 0, 0, MIN_INT_MM_ROWS - rows))
-        hi = torch.floor((flat + 128) / 256)
-        lo = (flat - hi * 256).to(torch.int8)
-        out = torch._int_mm(lo, prepared["w8"])
-        cols = hi.abs().amax(dim=0).nonzero().squeeze(-1)
-        if cols.numel():
-            part = hi[:, cols] @ prepared["w8"][cols].float()  # |hi| <= 2: exact small integers
-            out.add_(part.to(torch.int32), alpha=256)
-        return out[:rows].float().reshape(*q.shape[:-1], prepared["n"])
+        hi = torch.floor((flat + 128) * (1 / 256))
+        both = torch.cat([flat - hi * 256, hi])
+        if both.shape[0] < MIN_INT_MM_ROWS:
+            both = torch.nn.functional.pad(both, (0, 0, 0, MIN_INT_MM_ROWS - both.shape[0]))
+        prod = torch._int_mm(both.to(torch.int8), prepared["w8"])
+        out = prod[:rows].add_(prod[rows : 2 * rows], alpha=256)
+        return out.float().reshape(*q.shape[:-1], prepared["n"])
 
 
 def self_test(backend, weights: list[torch.Tensor], act_levels: int, rows: tuple[int, ...] = (1, 5, 64)) -> str | None:

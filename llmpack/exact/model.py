@@ -186,15 +186,15 @@ class ExactLM:
         keys, values = cache.k[i][:, :, :L], cache.v[i][:, :, :L]  # (B, Hkv, L, D)
         s = (qg.reshape(B, Hkv, G * Tb, D) @ keys.transpose(-1, -2)).view(B, Hkv, G, Tb, L)  # exact: D * qk^2 < 2^24
         s.mul_(qsc).mul_(cache.ks[i][:, :, :L].reshape(B, Hkv, 1, 1, L))
-        visible = torch.arange(L, device=qg.device).reshape(1, 1, L) <= pos.unsqueeze(-1)  # (B, Tb, L)
-        s.masked_fill_(~visible.reshape(B, 1, 1, Tb, L), -math.inf)
+        if Tb > 1 or bool((pos != L - 1).any()):  # else (a decoding step) every key is visible
+            visible = torch.arange(L, device=qg.device).reshape(1, 1, L) <= pos.unsqueeze(-1)  # (B, Tb, L)
+            s.masked_fill_(~visible.reshape(B, 1, 1, Tb, L), -math.inf)
         top = s.amax(dim=-1, keepdim=True)
         index = s.neg_().add_(top).round_().clamp_(max=self.exp.shape[0] - 1)  # top - s, in table steps
         e = self.exp.index_select(0, index.view(-1).to(torch.int32)).view(B, Hkv, G, Tb, L)
         total = ops.tree_sum(e)
         w = e.mul_(cache.vs[i][:, :, :L].reshape(B, Hkv, 1, 1, L))  # v's per-key scale folded into p
-        amax = w.amax(dim=-1, keepdim=True)
-        scale = torch.where(amax > 0, amax / self.num.levels(self.num.p_bits), torch.ones_like(amax))
+        scale = w.amax(dim=-1, keepdim=True).clamp_min_(ops.TINY) / self.num.levels(self.num.p_bits)
         wq = w.div_(scale).round_().reshape(B, Hkv, G * Tb, L)
         num = backends.exact_pv(wq, values, KEY_CHUNK).view(B, Hkv, G, Tb, D)
         return (num * scale) / total.unsqueeze(-1)

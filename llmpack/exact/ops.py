@@ -14,6 +14,8 @@ import torch
 
 from .numerics import EXACT_FLOAT_INT
 
+TINY = 2.0**-126  # smallest normal float32
+
 
 def tree_sum(x: torch.Tensor) -> torch.Tensor:
     """Sum over the last dim as a fixed pairwise tree, zero-padded to a power of two.
@@ -34,8 +36,8 @@ def tree_sum(x: torch.Tensor) -> torch.Tensor:
 
 def quantize(x: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row symmetric quantization: x ~ q * scale, q integer-valued in [-levels, levels]."""
-    amax = x.abs().amax(dim=-1, keepdim=True)
-    scale = torch.where(amax > 0, amax / levels, torch.ones_like(amax))
+    # an all-zero row gets a tiny scale instead of 0 (its q is 0 either way)
+    scale = x.abs().amax(dim=-1, keepdim=True).clamp_min_(TINY) / levels
     return torch.round(x / scale), scale
 
 
