@@ -5,8 +5,16 @@
     assert llmpack.decompress(blob) == b"some text"
 """
 
-from .api import Compressor, Decompressor, compress, decompress, inspect
-from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError, ReportError
+import os
+
+# OpenMP threads that wait by sleeping, not spinning: two llmpack processes on the same
+# cores then share them (two concurrent 32 KB encodes took 3.3x a lone one's time with
+# spinning threads, 1.55x with passive ones; a lone run is as fast either way; see
+# eval/concurrent.py). Read when torch loads, so it must be set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .api import Compressor, Decompressor, compress, decompress, inspect  # noqa: E402
+from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError, ReportError  # noqa: E402
 
 __version__ = "0.1.0"
 

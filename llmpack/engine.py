@@ -71,6 +71,6 @@ def sequence_weights(exact, inputs: list[list[int]], symbol_count: int):
 
 def bits(weights: np.ndarray, symbols: list[int]) -> list[float]:
     """The model's cost of each symbol in bits, -log2 p (for statistics, not for coding)."""
-    w = weights.astype(np.float64)
+    w = np.asarray(weights, dtype=np.float64)  # no copy: the coder's weights are float64 already
     p = w[np.arange(len(symbols)), symbols] / w.sum(axis=-1)
     return list(-np.log2(np.maximum(p, 1e-30)))

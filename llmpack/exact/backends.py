@@ -42,22 +42,20 @@ def chunked(q: torch.Tensor, w_t: torch.Tensor, chunk: int) -> torch.Tensor:
 def exact_pv(w: torch.Tensor, values: torch.Tensor, chunk: int) -> torch.Tensor:
     """Attention's p.v: w (..., rows, L) integers in [0, 2^15), values (..., L, D) integers
     in [-127, 127]; the exact integer sums, rounded once to float32. Many rows: one float64
-    product (exact below 2^53). Few rows (decoding): w split in two signed bytes, two fp32
-    products over key chunks small enough to stay below 2^24, so the cache is never
-    copied to float64."""
-    if w.shape[-2] > 8:
+    product (exact below 2^53). Few rows (decoding): w split in two signed bytes stacked
+    as rows of one fp32 product over key chunks small enough to stay below 2^24, so the
+    cache is read once and never copied to float64."""
+    rows = w.shape[-2]
+    if rows > 8:
         return (w.double() @ values.double()).float()
     hi = (w * (1 / 256)).round_()
-    lo = w - hi * 256  # in [-128, 128]
-    return (chunked_rows(hi, values, chunk) * 256 + chunked_rows(lo, values, chunk)).float()
-
-
-def chunked_rows(w: torch.Tensor, values: torch.Tensor, chunk: int) -> torch.Tensor:
-    """w @ values over the key axis in chunks; float32 for one chunk, else added in float64."""
+    both = torch.cat([hi, w - hi * 256], dim=-2)  # lo in [-128, 128]
     n = w.shape[-1]
     if n <= chunk:
-        return w @ values
-    return sum((w[..., k : k + chunk] @ values[..., k : k + chunk, :]).double() for k in range(0, n, chunk))
+        prod = both @ values
+    else:
+        prod = sum((both[..., k : k + chunk] @ values[..., k : k + chunk, :]).double() for k in range(0, n, chunk))
+    return (prod[..., :rows, :] * 256 + prod[..., rows:, :]).float()
 
 
 class Portable:

@@ -191,7 +191,7 @@ class ExactLM:
             s.masked_fill_(~visible.reshape(B, 1, 1, Tb, L), -math.inf)
         top = s.amax(dim=-1, keepdim=True)
         index = s.neg_().add_(top).round_().clamp_(max=self.exp.shape[0] - 1)  # top - s, in table steps
-        e = self.exp.index_select(0, index.view(-1).to(torch.int32)).view(B, Hkv, G, Tb, L)
+        e = ops.lookup(self.exp, index)
         total = ops.tree_sum(e)
         w = e.mul_(cache.vs[i][:, :, :L].reshape(B, Hkv, 1, 1, L))  # v's per-key scale folded into p
         scale = w.amax(dim=-1, keepdim=True).clamp_min_(ops.TINY) / self.num.levels(self.num.p_bits)

@@ -50,7 +50,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 def lookup(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """table[index] for an integer-valued float index already clamped into range."""
-    return table[index.long()]
+    return table.index_select(0, index.reshape(-1).to(torch.int32)).view(index.shape)
 
 
 def exp_neg(d: torch.Tensor, table: torch.Tensor, grid: int) -> torch.Tensor:
