@@ -141,6 +141,14 @@ StdoutOpt = typer.Option(False, "-c", "--stdout", help="Write to standard output
 ForceOpt = typer.Option(False, "-f", "--force", help="Overwrite existing output; allow binary output to a terminal.")
 QuietOpt = typer.Option(False, "-q", "--quiet", help="No progress bar.")
 ModelOpt = typer.Option(None, "-m", "--model", help="Model id or alias, a Hugging Face folder, or a .gguf file.")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise typer.BadParameter(f"'{device}' is not one of: {', '.join(DEVICES)}", param_hint="--device")
+
+
 DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the GPU if there is one), cpu or cuda. Files are the same either way.")
 
 
@@ -171,8 +179,7 @@ def encode(
         raise typer.BadParameter(f"{flags} only apply to --mode semantic or summary", param_hint="--mode")
     if residual is not None and (mode != "semantic" or residual not in ("zstd", "lm", "auto")):
         raise typer.BadParameter("use zstd, lm or auto, with --mode semantic", param_hint="--residual")
-    if device not in ("auto", "cpu", "cuda"):
-        raise typer.BadParameter(f"'{device}' is not one of: auto, cpu, cuda", param_hint="--device")
+    _check_device(device)
     if device != "auto" and CODECS[mode].config_class is not None:
         options["device"] = device
     with _errors(file):
@@ -202,8 +209,7 @@ def decode(
     quiet: bool = QuietOpt,
 ) -> None:
     """Decompress FILE.llmp to FILE (the input is kept)."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise typer.BadParameter(f"'{device}' is not one of: auto, cpu, cuda", param_hint="--device")
+    _check_device(device)
     with _errors(file):
         dest = _output_path(file, output, stdout, decoding=True)
         if dest != STDIO and Path(dest).exists() and not force:

@@ -129,7 +129,7 @@ def test_chunked_fallback_is_exact_where_one_gemm_would_round():
     q = torch.randint(-2047, 2048, (3, 1536), generator=gen).float()  # 12-bit rows: far past the bound
     w = torch.randint(-127, 128, (40, 1536), generator=gen).float()
     exact = (q.double() @ w.double().t()).float()
-    out = backends.Portable().matmul(q, backends.Portable().prepare(w, 127), 2047)
+    out = backends.Portable().matmul(q, backends.Portable().prepare(w), 2047)
     assert torch.equal(out, exact)
 
 

@@ -18,6 +18,7 @@ from .numerics import EXACT_FLOAT_INT
 
 SMALL_ROWS = 8  # up to this many rows, (W @ x.T).T beats x @ W.T on MKL (1.2-2x at 3-5 rows)
 MIN_INT_MM_ROWS = 17  # torch._int_mm's CPU path wants more than 16 rows
+FLOAT64_PV_ROWS = 8  # p.v with more query rows than this runs in float64 (full passes), fewer as split bytes (steps)
 
 
 def _debug(msg: str) -> None:
@@ -28,15 +29,12 @@ def _debug(msg: str) -> None:
 
 
 def chunked(q: torch.Tensor, w_t: torch.Tensor, chunk: int) -> torch.Tensor:
-    """q @ w_t with K cut into chunks whose fp32 products are exact, added in float64."""
+    """q @ w_t with K cut into chunks whose fp32 products are exact: the exact integer
+    sums, in float32 when K fits one chunk, else added in float64 (callers round once)."""
     k = q.shape[-1]
     if k <= chunk:
         return q @ w_t
-    acc = None
-    for k0 in range(0, k, chunk):
-        part = (q[..., k0 : k0 + chunk] @ w_t[..., k0 : k0 + chunk, :]).double()
-        acc = part if acc is None else acc + part
-    return acc.float()
+    return sum((q[..., k0 : k0 + chunk] @ w_t[..., k0 : k0 + chunk, :]).double() for k0 in range(0, k, chunk))
 
 
 def exact_pv(w: torch.Tensor, values: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -46,15 +44,10 @@ def exact_pv(w: torch.Tensor, values: torch.Tensor, chunk: int) -> torch.Tensor:
     as rows of one fp32 product over key chunks small enough to stay below 2^24, so the
     cache is read once and never copied to float64."""
     rows = w.shape[-2]
-    if rows > 8:
+    if rows > FLOAT64_PV_ROWS:
         return (w.double() @ values.double()).float()
     hi = (w * (1 / 256)).round_()
-    both = torch.cat([hi, w - hi * 256], dim=-2)  # lo in [-128, 128]
-    n = w.shape[-1]
-    if n <= chunk:
-        prod = both @ values
-    else:
-        prod = sum((both[..., k : k + chunk] @ values[..., k : k + chunk, :]).double() for k in range(0, n, chunk))
+    prod = chunked(torch.cat([hi, w - hi * 256], dim=-2), values, chunk)  # lo in [-128, 128]
     return (prod[..., :rows, :] * 256 + prod[..., rows:, :]).float()
 
 
@@ -66,7 +59,7 @@ class Portable:
 
     name = "portable"
 
-    def prepare(self, w: torch.Tensor, levels: int) -> dict:
+    def prepare(self, w: torch.Tensor) -> dict:
         return {"w": w, "wmax": float(w.abs().max())}
 
     def matmul(self, q: torch.Tensor, prepared: dict, act_levels: int) -> torch.Tensor:
@@ -74,12 +67,12 @@ class Portable:
         flat = q.reshape(-1, q.shape[-1])
         # speed only (the result is exact either way): few rows run faster as (W @ x.T).T
         out = torch.nn.functional.linear(flat, w) if flat.shape[0] > SMALL_ROWS else (w @ flat.t()).t()
-        fits = flat.abs().sum(dim=-1) * wmax < EXACT_FLOAT_INT
+        fits = ops.l1_fits(flat, wmax)
         if not bool(fits.all()):
             bad = (~fits).nonzero().squeeze(-1)
             chunk = max(1, (EXACT_FLOAT_INT - 1) // max(1, int(act_levels * wmax)))
             out = out.contiguous()
-            out[bad] = chunked(flat[bad], w.t(), chunk)
+            out[bad] = chunked(flat[bad], w.t(), chunk).float()
         return out.reshape(*q.shape[:-1], w.shape[0])
 
 
@@ -91,7 +84,7 @@ class Int8:
 
     name = "int8"
 
-    def prepare(self, w: torch.Tensor, levels: int) -> dict:
+    def prepare(self, w: torch.Tensor) -> dict:
         return {"w8": w.t().contiguous().to(torch.int8), "n": w.shape[0]}  # (K, N)
 
     def matmul(self, q: torch.Tensor, prepared: dict, act_levels: int) -> torch.Tensor:
@@ -114,7 +107,7 @@ def self_test(backend, weights: list[torch.Tensor], act_levels: int, rows: tuple
     for weight in weights:
         w = ops.quantize(weight.float(), 127)[0]  # int8 per output channel, as the engine stores it
         try:
-            a, b = ref.prepare(w, 127), backend.prepare(w, 127)
+            a, b = ref.prepare(w), backend.prepare(w)
             for m in rows:
                 q = torch.randint(-act_levels, act_levels + 1, (m, w.shape[1]), generator=gen).float()
                 q[0] = act_levels
@@ -128,9 +121,9 @@ def self_test(backend, weights: list[torch.Tensor], act_levels: int, rows: tuple
 
 
 def choose(weights: list[torch.Tensor], act_levels: int, wanted: str = "auto") -> tuple[object, list[str]]:
-    # wanted: "auto" (int8 where the CPU has int8 units and it self-tests), "int8", "portable"
     """The fastest backend that passes its self-test here, and notes on why others were not
-    used (printed under LLMPACK_DEBUG=1, shown by `llmpack doctor`)."""
+    used (printed under LLMPACK_DEBUG=1, shown by `llmpack doctor`). wanted: "auto" (int8
+    where the CPU has int8 units and it self-tests), "int8" or "portable"."""
     notes: list[str] = []
     if wanted in ("auto", "int8"):
         if not _has_int8_units() and wanted == "auto":

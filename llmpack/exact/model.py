@@ -64,7 +64,7 @@ class Linear:
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, num: Numerics, backend, device="cpu") -> None:
         w, scale = ops.quantize(weight.detach().float(), num.levels(num.weight_bits))
         self.scale = scale.reshape(1, -1).to(device)
-        self.w = backend.prepare(w.to(device), num.levels(num.weight_bits))
+        self.w = backend.prepare(w.to(device))
         self.bias = None if bias is None else bias.detach().float().to(device)
         self.backend, self.levels = backend, num.levels(num.act_bits)
 
