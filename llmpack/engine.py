@@ -17,15 +17,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# Encoder passes: at most this many token positions at once (rows x length), which
-# bounds the logits buffer (positions x vocabulary x 4 bytes: 800 MB for SmolLM2).
-PASS_TOKENS = 4096
+# Encoder passes: at most this many token positions at once (rows x length). Long
+# segments run as several passes over the KV cache (same bits as one pass). Big enough
+# for efficient GEMMs; small enough that a layer's activations (positions x 2 x 1536 x 4
+# bytes for SmolLM2's MLP) stay below glibc's largest mmap threshold (32 MB), so their
+# memory is reused between layers instead of being page-faulted in afresh each time.
+PASS_TOKENS = 1024
+# Positions sent through the LM head and the exp table at once: their (rows x vocabulary)
+# buffers stay below that threshold too (64 x 49152 x 8 bytes = 25 MB for SmolLM2).
+HEAD_ROWS = 64
 
 
-def _padded(weights: torch.Tensor, symbol_count: int) -> np.ndarray:
-    out = np.zeros((*weights.shape[:-1], symbol_count), dtype=np.float64)
-    out[..., : weights.shape[-1]] = weights.numpy()
-    return out
+class _Weights:
+    """Reused float64 buffers for the coder: exp(logit - max) for the vocabulary, then zeros
+    for the coder's virtual symbols. A returned view is valid until the next call."""
+
+    def __init__(self, exact, symbol_count: int) -> None:
+        self.exact, self.symbol_count = exact, symbol_count
+        self.buf = np.zeros((0, symbol_count), dtype=np.float64)
+
+    def __call__(self, logits: torch.Tensor) -> np.ndarray:
+        n, vocab = logits.shape
+        if self.buf.shape[0] < n:
+            self.buf = np.zeros((n, self.symbol_count), dtype=np.float64)
+        out = self.buf[:n]
+        out[:, :vocab] = self.exact.weights(logits).numpy()
+        return out
 
 
 class Lockstep:
@@ -34,38 +51,43 @@ class Lockstep:
     def __init__(self, exact, rows: int, symbol_count: int, steps: int) -> None:
         self.exact = exact
         self.rows = rows
-        self.symbol_count = symbol_count
+        self.weights = _Weights(exact, symbol_count)
         self.cache = exact.new_cache(rows, max(1, steps))
         self.position = 0
 
     def step(self, input_ids: list[int]) -> np.ndarray:
-        """Feed one token per row; return next-token weights, shape (rows, symbols)."""
+        """Feed one token per row; return next-token weights, shape (rows, symbols), valid
+        until the next step."""
         ids = torch.tensor(input_ids, dtype=torch.long).view(self.rows, 1)
         pos = torch.full((self.rows, 1), self.position, dtype=torch.long)
         logits = self.exact.forward(ids, pos, self.cache, keep=torch.zeros(self.rows, dtype=torch.long))
         self.position += 1
-        return _padded(self.exact.weights(logits), self.symbol_count)
+        return self.weights(logits)
 
 
 def sequence_weights(exact, inputs: list[list[int]], symbol_count: int):
     """For each input sequence (model ids, start token first), the next-token weights at
-    every position, shape (len, symbols); yielded in order, computed in full-sequence
-    passes of several right-padded rows (padding never changes a row's numbers)."""
-    order = list(range(len(inputs)))
+    every position, as (index, start, weights): weights (n, symbols) for positions
+    start..start+n-1 of inputs[index], in order of index then start, each valid until the
+    next item. Computed in full-sequence passes of several right-padded rows (padding
+    never changes a row's numbers); the LM head runs HEAD_ROWS positions at a time."""
+    weights = _Weights(exact, symbol_count)
     i = 0
-    while i < len(order):
-        width = len(inputs[order[i]])
-        rows = max(1, PASS_TOKENS // max(1, width))
-        batch = order[i : i + rows]
+    while i < len(inputs):
+        rows = max(1, PASS_TOKENS // max(1, len(inputs[i])))
+        batch = list(range(i, min(len(inputs), i + rows)))
         width = max(len(inputs[j]) for j in batch)
         ids = torch.zeros((len(batch), width), dtype=torch.long)
         for r, j in enumerate(batch):
             ids[r, : len(inputs[j])] = torch.tensor(inputs[j], dtype=torch.long)
         pos = torch.arange(width).unsqueeze(0).expand(len(batch), width)
         cache = exact.new_cache(len(batch), width)
-        logits = exact.forward(ids, pos, cache)
+        step = max(1, PASS_TOKENS // len(batch))
+        hidden = torch.cat([exact.hidden(ids[:, a : a + step], pos[:, a : a + step], cache) for a in range(0, width, step)], dim=1)
         for r, j in enumerate(batch):
-            yield _padded(exact.weights(logits[r, : len(inputs[j])]), symbol_count)
+            for a in range(0, len(inputs[j]), HEAD_ROWS):
+                b = min(len(inputs[j]), a + HEAD_ROWS)
+                yield j, a, weights(exact.logits(hidden[r, a:b]))
         i += len(batch)
 
 

@@ -93,6 +93,27 @@ def test_a_row_is_the_same_alone_and_in_any_batch(golden):
     assert torch.equal(mixed[1, :40], alone[0])
 
 
+@pytest.mark.parametrize("pass_tokens,head_rows", [(4096, 64), (16, 7), (50, 1)])
+def test_encoder_passes_equal_decoder_steps(golden, monkeypatch, pass_tokens, head_rows):
+    """engine.sequence_weights (windows of PASS_TOKENS over the cache, the head HEAD_ROWS
+    positions at a time, rows batched) gives the weights Lockstep gives one step at a time."""
+    from llmpack import engine
+
+    monkeypatch.setattr(engine, "PASS_TOKENS", pass_tokens)
+    monkeypatch.setattr(engine, "HEAD_ROWS", head_rows)
+    inputs = [IDS[:70], IDS[10:13], [IDS[5]], IDS[:40]]
+    symbols = 310  # the coder's alphabet: the vocabulary and 10 virtual symbols, always 0
+    got = {j: [] for j in range(len(inputs))}
+    for j, start, w in engine.sequence_weights(golden, inputs, symbols):
+        assert start == sum(len(b) for b in got[j])
+        got[j].append(w.copy())
+    for j, seq in enumerate(inputs):
+        stepper = engine.Lockstep(golden, 1, symbols, len(seq))
+        want = np.concatenate([stepper.step([t]).copy() for t in seq])
+        assert np.array_equal(np.concatenate(got[j]), want)
+        assert not want[:, 300:].any() and (want[:, :300].max(axis=1) == 1).all()
+
+
 def test_close_to_the_float_model(golden):
     """Quantization is fine-grained: the exact next-token distribution is close to transformers' float one."""
     model = golden_model()

@@ -178,19 +178,19 @@ class ArithmeticCodec(Codec):
         count, rows = seg.plan(n_guess, cfg.max_rows, cfg.min_segment_tokens, cfg.max_segment_tokens)
         pieces = seg.split(text, count)
         tokens = [tok.encode(p) for p in pieces]
-        payloads: list[bytes] = []
-        token_bits: list[list[float]] = []  # per segment, the model's cost of each token
         total, done = len(text), 0
         with threads(cfg.threads):
             exact = lm.exact(DEFAULT_NUMERICS, cfg.device)
             inputs = [[tok.start_id] + [tok.model_input(t) for t in toks[:-1]] for toks in tokens]
-            for toks, weights in zip(tokens, engine.sequence_weights(exact, inputs, tok.symbol_count)):
-                encoder = rangecoder.Encoder()
-                encoder.encode_all(toks, weights)
-                payloads.append(encoder.finish())
-                token_bits.append(engine.bits(weights, toks))
-                done += len(tok.decode(toks))
+            encoders = [rangecoder.Encoder() for _ in tokens]
+            token_bits: list[list[float]] = [[] for _ in tokens]  # per segment, the model's cost of each token
+            for j, start, weights in engine.sequence_weights(exact, inputs, tok.symbol_count):
+                symbols = tokens[j][start : start + len(weights)]
+                encoders[j].encode_all(symbols, weights)
+                token_bits[j] += engine.bits(weights, symbols)
+                done += len(tok.decode(symbols))
                 ctx.report(done, total)
+            payloads = [e.finish() for e in encoders]
         segments = [self._choose(p, toks, pay, cfg.fallback) for p, toks, pay in zip(pieces, tokens, payloads)]
         kept = [i for i, s in enumerate(segments) if s.method == MODEL]
         ctx.stats.update(

@@ -12,7 +12,9 @@ lengths can share a batch (right-padded) without changing each other's numbers.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +26,21 @@ from ..errors import ModelError
 SUPPORTED = ("llama", "qwen2", "mistral")  # config.model_type of the Llama-shaped causal LMs it runs
 KEY_CHUNK = 1024  # p.v splits p in two bytes: 128 * 127 * 1024 < 2^24 keeps each chunk exact
 QUERY_BLOCK = 128  # queries attended together; later blocks see more keys (causal), earlier ones fewer
+# glibc serves allocations above a threshold with fresh mmaps, page-faulted in on every
+# use; the threshold adapts upwards (to at most 32 MB, trimming above twice that) only
+# as big blocks are freed, so a process's first passes fault in gigabytes. The engine
+# starts where glibc would end up (speed only; numbers are unaffected).
+MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 64 << 20
+
+
+def _reuse_freed_memory() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None)
+            libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
+            libc.mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
+        except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+            pass
 
 
 @dataclass(frozen=True)
@@ -70,8 +87,8 @@ class Linear:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         q, s = ops.quantize(x, self.levels)
-        y = (self.backend.matmul(q, self.w, self.levels) * s) * self.scale
-        return y if self.bias is None else y + self.bias
+        y = self.backend.matmul(q, self.w, self.levels).mul_(s).mul_(self.scale)  # in place: a fresh tensor
+        return y if self.bias is None else y.add_(self.bias)
 
 
 class KVCache:
@@ -91,6 +108,7 @@ class ExactLM:
         """device: "cpu" or "cuda" (the same bits on either; on CUDA, fp32 GEMMs run in
         IEEE mode, never TF32, and products are exact integers whatever cuBLAS does)."""
         cfg = self.cfg = Config.from_hf(hf_model.config)
+        _reuse_freed_memory()
         self.num = numerics
         self.device = torch.device(device)
         if self.device.type == "cuda":
@@ -202,14 +220,18 @@ class ExactLM:
     def _mlp(self, i: int, h: torch.Tensor) -> torch.Tensor:
         gu = self.layers[i]["gate_up"](h)
         g, u = gu[..., : self.cfg.hidden], gu[..., self.cfg.hidden :]
-        return self.layers[i]["down"](ops.silu(g, self.sigmoid, self.num.exp_grid) * u)
+        return self.layers[i]["down"](ops.silu(g, self.sigmoid, self.num.exp_grid).mul_(u))
 
-    @torch.inference_mode()
     def forward(self, ids: torch.Tensor, pos: torch.Tensor, cache: KVCache, keep: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (float32) for tokens ids (B, T) at positions pos (B, T), appended to `cache`.
 
         keep: per row, the index in 0..T-1 whose logits to return (shape (B, vocab));
         None returns every position (B, T, vocab). Inputs and logits live on the CPU."""
+        return self.logits(self.hidden(ids, pos, cache, keep))
+
+    @torch.inference_mode()
+    def hidden(self, ids: torch.Tensor, pos: torch.Tensor, cache: KVCache, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """forward() up to the LM head: the final normalised hidden states, on the engine's device."""
         cfg, dev = self.cfg, self.device
         ids, pos = ids.to(dev), pos.to(dev)
         x = self.embed[ids]
@@ -218,10 +240,15 @@ class ExactLM:
             x = x + self._mlp(i, ops.rms_norm(x, layer["mlp_norm"], cfg.eps))
         if keep is not None:
             x = x[torch.arange(x.shape[0], device=dev), keep.to(dev)]
-        return self.head(ops.rms_norm(x, self.norm, cfg.eps)).cpu()
+        return ops.rms_norm(x, self.norm, cfg.eps)
+
+    @torch.inference_mode()
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """The LM head on hidden() states: logits (float32) on the CPU."""
+        return self.head(h).cpu()
 
     def weights(self, logits: torch.Tensor) -> torch.Tensor:
         """Unnormalised next-token probabilities exp(logit - max), each in [0, 1], the top one 1."""
         top = logits.amax(dim=-1, keepdim=True)
         table = self.exp if logits.device == self.exp.device else self.exp_cpu
-        return ops.exp_neg((top - logits) * float(self.num.exp_grid), table, 1)
+        return ops.exp_neg((top - logits).mul_(float(self.num.exp_grid)), table, 1)

@@ -57,13 +57,13 @@ def exp_neg(d: torch.Tensor, table: torch.Tensor, grid: int) -> torch.Tensor:
     """exp(-d) for d >= 0 (or +inf) from the table: d rounded to a multiple of 1/grid.
     Beyond the table's span the result is exactly 0."""
     last = table.shape[0] - 1
-    return lookup(table, torch.clamp(torch.round(d * grid), 0, last))
+    return lookup(table, (d * grid).round_().clamp_(0, last))
 
 
 def silu(x: torch.Tensor, sigmoid: torch.Tensor, grid: int) -> torch.Tensor:
     """x * sigmoid(x), sigmoid from the table (clamped at its ends, where it is 0 or 1 to ~1e-14)."""
     half = (sigmoid.shape[0] - 1) // 2
-    return x * lookup(sigmoid, torch.clamp(torch.round(x * grid), -half, half) + half)
+    return lookup(sigmoid, (x * grid).round_().clamp_(-half, half).add_(half)).mul_(x)
 
 
 def l1_fits(q: torch.Tensor, wmax: float) -> torch.Tensor:
