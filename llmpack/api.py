@@ -64,7 +64,7 @@ class Compressor:
             flags=encoded.flags | (container.FLAG_LOSSY if self.codec.lossy else 0),
             original_size=len(data),
             checksum=container.checksum(data),
-            model=lm.name if lm else "",
+            model=lm.registry_id if lm else "",  # never a path: files travel, paths leak and mislead
             fingerprint=lm.fingerprint if lm else b"",
             params=encoded.params,
         )

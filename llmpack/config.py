@@ -12,11 +12,14 @@ from pathlib import Path
 
 # --- container ---------------------------------------------------------------
 MAGIC = b"LLMP"  # first four bytes of every container
-FORMAT_VERSION = 2  # bumped on any incompatible change to docs/FORMAT.md
+FORMAT_VERSION = 3  # bumped on any incompatible change to docs/FORMAT.md
 # Format 2 brought exact numerics (llmpack.exact). Format 1 files still open where they
 # need no model (zstd mode); model-coded ones are refused with a one-line reason.
+# Format 3 added the payload's length and block checksums to the header, and names
+# models by registry id and fingerprint only (format 2 could hold a local path).
 EXACT_FORMAT = 2
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
+PAYLOAD_BLOCK = 16384  # payload bytes per CRC-32 in the header: 0.025% of the file, and corruption is located to 16 KB
 SUFFIX = ".llmp"  # default file suffix, like .gz / .zst
 CHECKSUM_BYTES = 8  # truncated SHA-256 of the original: 64 bits is plenty to catch corruption
 FINGERPRINT_BYTES = 8  # truncated SHA-256 of weights + tokenizer, stored in the header

@@ -1,12 +1,15 @@
 """The .llmp container: a common prelude, a codec-specific parameter block, the payload.
 
-Layout (docs/FORMAT.md is the reference):
+Layout of format 3 (docs/FORMAT.md is the reference):
 
     magic "LLMP" | version u8 | mode u8 | flags u8 | original_size varint
-    | checksum 8B | model name (varint len + utf-8) | fingerprint 8B if a model is named
-    | params (varint len + bytes) | header CRC32 u32le | payload ...
+    | checksum 8B | model id (text) | fingerprint 8B if flags has FLAG_MODEL
+    | params (blob) | payload_size varint | one CRC-32 per PAYLOAD_BLOCK of payload
+    | header CRC32 u32le | payload ...
 
-Reading a header is pure parsing: it never loads a model.
+Reading a header is pure parsing and checksumming: it never loads a model, and every
+byte of the file is checked (header CRC, payload length, block CRCs) before a codec
+sees it, so corruption is reported with its position, never as a model mismatch.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from .config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, READABLE_VERSIONS
+from .config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, PAYLOAD_BLOCK, READABLE_VERSIONS
 from .errors import FormatError
 
 FLAG_LOSSY = 0x01  # decoding yields an approximation, not the original bytes
-KNOWN_FLAGS = FLAG_LOSSY
+FLAG_MODEL = 0x02  # format 3: a model fingerprint follows the model id
+KNOWN_FLAGS = FLAG_LOSSY | FLAG_MODEL
 
 
 def checksum(data: bytes) -> bytes:
@@ -30,6 +34,11 @@ def checksum(data: bytes) -> bytes:
 
 def crc32(data: bytes) -> int:
     return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def block_crcs(payload: bytes) -> list[int]:
+    view = memoryview(payload)
+    return [crc32(view[i : i + PAYLOAD_BLOCK]) for i in range(0, len(payload), PAYLOAD_BLOCK)]
 
 
 class Writer:
@@ -83,7 +92,7 @@ class Reader:
 
     def _take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.data):
-            raise FormatError(f"truncated {self.what}")
+            raise FormatError(f"truncated or corrupt {self.what} at byte {self.pos}")
         chunk = bytes(self.data[self.pos : self.pos + n])
         self.pos += n
         return chunk
@@ -103,7 +112,7 @@ class Reader:
                 return value
             shift += 7
             if shift > 63:
-                raise FormatError(f"corrupt {self.what}: varint too long")
+                raise FormatError(f"corrupt {self.what} at byte {self.pos}: varint too long")
 
     def raw(self, n: int) -> bytes:
         return self._take(n)
@@ -132,10 +141,11 @@ class Header:
     flags: int
     original_size: int
     checksum: bytes
-    model: str = ""  # model id or path the file was made with; "" for model-free modes
-    fingerprint: bytes = b""  # weights + tokenizer hash; empty when model is ""
+    model: str = ""  # registry id of the model ("" for model-free modes and unregistered models)
+    fingerprint: bytes = b""  # weights + tokenizer hash; empty when no model is needed
     params: bytes = b""
     version: int = FORMAT_VERSION
+    payload_offset: int = 0  # where the payload starts in the file (set by unpack)
 
     @property
     def lossy(self) -> bool:
@@ -143,37 +153,76 @@ class Header:
 
 
 def pack(header: Header, payload: bytes) -> bytes:
-    w = Writer().raw(MAGIC).u8(header.version).u8(header.mode).u8(header.flags)
+    if header.version < 3:
+        return _pack_old(header, payload)
+    flags = header.flags & ~FLAG_MODEL | (FLAG_MODEL if header.fingerprint else 0)
+    w = Writer().raw(MAGIC).u8(FORMAT_VERSION).u8(header.mode).u8(flags)
     w.varint(header.original_size).raw(header.checksum).text(header.model)
-    if header.model:
+    if header.fingerprint:
         if len(header.fingerprint) != FINGERPRINT_BYTES:
             raise ValueError("fingerprint must be FINGERPRINT_BYTES long")
         w.raw(header.fingerprint)
-    w.blob(header.params)
+    elif header.model:
+        raise ValueError("a model id needs its fingerprint")
+    w.blob(header.params).varint(len(payload))
+    for crc in block_crcs(payload):
+        w.u32(crc)
     head = w.getvalue()
     return head + struct.pack("<I", crc32(head)) + payload
 
 
+def _pack_old(header: Header, payload: bytes) -> bytes:
+    """Formats 1 and 2 (no payload checksums; a fingerprint only after a model name), so
+    that tests can make the files older versions wrote."""
+    w = Writer().raw(MAGIC).u8(header.version).u8(header.mode).u8(header.flags & FLAG_LOSSY)
+    w.varint(header.original_size).raw(header.checksum).text(header.model)
+    if header.model:
+        w.raw(header.fingerprint)
+    head = w.blob(header.params).getvalue()
+    return head + struct.pack("<I", crc32(head)) + payload
+
+
 def unpack(blob: bytes) -> tuple[Header, bytes]:
-    """Split a container into its header and payload, checking magic, version and header CRC."""
+    """Split a container into its header and payload, checking magic, version, header CRC,
+    the payload's length and its block CRCs. Errors say where the damage is."""
     if len(blob) < len(MAGIC) or bytes(blob[: len(MAGIC)]) != MAGIC:
-        raise FormatError("not an llmpack file (bad magic)")
+        raise FormatError("not an llmpack file (bad magic in bytes 0-3)")
     r = Reader(blob)
     r.raw(len(MAGIC))
     version = r.u8()
     if version not in READABLE_VERSIONS:
-        raise FormatError(f"unsupported format version {version} (this llmpack reads {FORMAT_VERSION})")
+        raise FormatError(f"unsupported format version {version} at byte 4 (this llmpack reads {', '.join(map(str, READABLE_VERSIONS))})")
     mode, flags = r.u8(), r.u8()
     original_size = r.varint()
     digest = r.raw(CHECKSUM_BYTES)
     model = r.text()
-    fingerprint = r.raw(FINGERPRINT_BYTES) if model else b""
+    has_model = bool(flags & FLAG_MODEL) if version >= 3 else bool(model)
+    fingerprint = r.raw(FINGERPRINT_BYTES) if has_model else b""
     params = r.blob()
+    payload_size = crcs = None
+    if version >= 3:
+        payload_size = r.varint()
+        crcs = [r.u32() for _ in range(-(-payload_size // PAYLOAD_BLOCK))]
     head_end = r.pos
     stored_crc = r.u32()
     if crc32(bytes(blob[:head_end])) != stored_crc:
-        raise FormatError("corrupt header (CRC mismatch)")
-    if flags & ~KNOWN_FLAGS:
-        raise FormatError(f"unknown header flags 0x{flags:02x}")
-    header = Header(mode, flags, original_size, digest, model, fingerprint, params, version)
-    return header, r.rest()
+        raise FormatError(f"corrupt header: bytes 0-{head_end - 1} fail their checksum")
+    if flags & ~(KNOWN_FLAGS if version >= 3 else FLAG_LOSSY):
+        raise FormatError(f"unknown header flags 0x{flags:02x} at byte 6")
+    header = Header(mode, flags & ~FLAG_MODEL, original_size, digest, model, fingerprint, params, version, r.pos)
+    payload = r.rest()
+    if payload_size is not None:
+        _check_payload(payload, payload_size, crcs, r.pos - len(payload))
+    return header, payload
+
+
+def _check_payload(payload: bytes, size: int, crcs: list[int], offset: int) -> None:
+    if len(payload) < size:
+        raise FormatError(f"truncated: the file ends at byte {offset + len(payload)}, its header says {offset + size}")
+    if len(payload) > size:
+        raise FormatError(f"corrupt: {len(payload) - size} unexpected bytes after the payload, from byte {offset + size}")
+    for i, (want, got) in enumerate(zip(crcs, block_crcs(payload))):
+        if want != got:
+            a = offset + i * PAYLOAD_BLOCK
+            b = min(offset + size, a + PAYLOAD_BLOCK) - 1
+            raise FormatError(f"corrupt payload: bytes {a}-{b} fail their checksum (block {i + 1} of {len(crcs)})")

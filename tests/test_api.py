@@ -16,7 +16,9 @@ def test_inspect_never_loads_a_model(tiny_model, monkeypatch):
     blob = llmpack.Compressor(model=tiny_model).compress(b"header only, please")
     monkeypatch.setattr(models, "load", lambda *a, **k: pytest.fail("inspect must not load a model"))
     info = llmpack.inspect(blob)
-    assert info["model"] == "tiny-test" and info["original_size"] == 19
+    # an unregistered model is named by its fingerprint only, never by a name or path
+    assert info["model"] is None and info["model_fingerprint"] == tiny_model.fingerprint.hex()
+    assert info["original_size"] == 19
 
 
 def test_compressor_is_reusable(tiny_model):

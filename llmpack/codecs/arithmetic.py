@@ -17,7 +17,7 @@ from ..config import EXACT_FORMAT
 from ..container import Header, Reader, Writer, crc32
 from ..errors import FormatError, IntegrityError
 from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
-from .. import engine, rangecoder, segments as seg
+from .. import rangecoder, segments as seg
 from .base import Codec, Context, Encoded
 from .zstd import zstd_compress, zstd_decompress
 
@@ -58,7 +58,7 @@ class Params:
         flags, numerics = r.u8(), Numerics.parse(r.text())
         rows, start_id, precision = r.varint(), r.varint(), r.u8()
         segs, lengths = _unpack_segments(r, len(raw))
-        if not r.at_end() or rows < 1:
+        if not r.at_end() or not 1 <= rows <= max(1, len(segs)):  # rows size the decoder's KV cache
             raise FormatError("corrupt arithmetic header")
         return cls(flags, numerics, rows, start_id, precision, segs), lengths
 
@@ -179,6 +179,8 @@ class ArithmeticCodec(Codec):
         pieces = seg.split(text, count)
         tokens = [tok.encode(p) for p in pieces]
         total, done = len(text), 0
+        from .. import engine  # torch: imported only when a model runs
+
         with threads(cfg.threads):
             exact = lm.exact(DEFAULT_NUMERICS, cfg.device)
             inputs = [[tok.start_id] + [tok.model_input(t) for t in toks[:-1]] for toks in tokens]
@@ -264,6 +266,8 @@ class ArithmeticCodec(Codec):
         # the batch computes exactly what it computed at encode time.
         seqs = [tok.encode(k) if s.method != MODEL else None for s, k in zip(segs, known)]
         lengths = [s.n_tokens if s.method == MODEL else len(q) for s, q in zip(segs, seqs)]
+        from .. import engine
+
         stepper = engine.Lockstep(lm.exact(params.numerics, self.config.device), params.rows, tok.symbol_count, max(lengths, default=0))
         decoders = [rangecoder.Decoder(s.payload) if s.method == MODEL else None for s in segs]
         out: list[list[int]] = [[] for _ in segs]

@@ -7,7 +7,7 @@ from typing import Callable
 
 from ..container import Header
 from ..errors import ModelError
-from ..models import LoadedModel, load
+from ..models import LoadedModel, for_file, load
 
 
 @dataclass
@@ -24,14 +24,19 @@ class Context:
     stats: dict = field(default_factory=dict)  # codec-reported measurements (e.g. model bits)
 
     def get_model(self, name: str | None = None, fingerprint: bytes | None = None) -> LoadedModel:
-        if self.model is not None:
-            loaded = self.model
-        else:
-            loaded = load(self.model_name or name)
-            self.model = loaded
+        """Encoding: the given model or the default. Decoding (a header's model id and
+        fingerprint): the given model, which must match, else the one the header names,
+        found by models.for_file without trusting the header."""
+        if self.model is None:
+            if fingerprint is None or self.model_name is not None:
+                self.model = load(self.model_name)
+            else:
+                self.model = for_file(name or "", fingerprint)
+        loaded = self.model
         if fingerprint is not None and loaded.fingerprint != fingerprint:
+            wanted = f"model '{name}'" if name else "an unregistered model"
             raise ModelError(
-                f"file was made with model '{name}' (fingerprint {fingerprint.hex()}), "
+                f"this file needs {wanted} with fingerprint {fingerprint.hex()}, "
                 f"but '{loaded.name}' has fingerprint {loaded.fingerprint.hex()}; pass the right model with -m"
             )
         return loaded

@@ -9,19 +9,30 @@ from ..container import Header
 from ..errors import FormatError
 from .base import Codec, Context, Encoded
 
+READ_CHUNK = 1 << 20  # bytes decompressed at a time
+
 
 def zstd_compress(data: bytes, level: int = ZSTD_LEVEL) -> bytes:
     return zstandard.ZstdCompressor(level=level).compress(data)
 
 
 def zstd_decompress(data: bytes, size: int) -> bytes:
+    """Exactly `size` bytes from one zstd frame. Read in pieces, so that a frame or header
+    claiming a huge size costs no memory until that much data really comes out."""
+    chunks, total = [], 0
     try:
-        out = zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
+        with zstandard.ZstdDecompressor().stream_reader(data) as reader:
+            while total <= size:
+                chunk = reader.read(min(READ_CHUNK, size - total + 1))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
     except zstandard.ZstdError as exc:
         raise FormatError(f"corrupt zstd data: {exc}") from None
-    if len(out) != size:
+    if total != size:
         raise FormatError("corrupt zstd data: wrong length")
-    return out
+    return b"".join(chunks)
 
 
 class ZstdCodec(Codec):
