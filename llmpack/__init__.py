@@ -13,8 +13,19 @@ import os
 # eval/concurrent.py). Read when torch loads, so it must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .api import Compressor, Decompressor, compress, decompress, inspect  # noqa: E402
 from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError, ReportError  # noqa: E402
+
+_API = ("compress", "decompress", "inspect", "Compressor", "Decompressor")
+
+
+def __getattr__(name: str):
+    """The API loads on first use, so that `import llmpack` (and `llmpack --help`) stay fast."""
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'llmpack' has no attribute '{name}'")
+
 
 __version__ = "0.1.0"
 

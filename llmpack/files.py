@@ -1,23 +1,47 @@
-"""Writing output files so that a failure never leaves a partial one: temp file, then rename."""
+"""Writing output files so that a failure never leaves a partial one: temp file, then rename.
+
+The temporary file is created with at most the final permissions (never wider, even for
+a moment: a 0600 input never passes through a world-readable copy), then given exactly
+those permissions and, when asked, another file's modification time, as gzip and zstd do.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write data to target via a temporary file in the same folder, renamed into place."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(target: Path, data: bytes, like: os.stat_result | None = None) -> None:
+    """Write data to target via a temporary file in the same folder, renamed into place.
+
+    like: a file's stat whose permission bits and times the output takes (gzip/zstd keep
+    the input's); None gives a new file's usual mode (0666 less the umask) and the time now."""
     target = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".tmp")
+    mode = stat.S_IMODE(like.st_mode) & 0o777 if like is not None else 0o666 & ~_umask()  # never setuid bits
+    folder = target.parent if str(target.parent) else Path(".")
+    while True:
+        tmp = folder / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o700)  # owner bits at most, until written
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode of a new file
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+        if like is not None:
+            os.utime(tmp, ns=(like.st_atime_ns, like.st_mtime_ns))
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

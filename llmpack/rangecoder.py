@@ -9,27 +9,39 @@ is reported by eval/bench.py.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-import constriction
 
 from .errors import FormatError
 
 PRECISION_BITS = 24  # constriction's default for queue.RangeEncoder; recorded in headers
-_FAMILY = constriction.stream.model.Categorical(perfect=False)
+
+
+@lru_cache(maxsize=None)
+def _constriction():
+    import constriction  # imported on first use: reading headers never needs it
+
+    return constriction
+
+
+@lru_cache(maxsize=None)
+def _family():
+    return _constriction().stream.model.Categorical(perfect=False)
 
 
 class Encoder:
     def __init__(self) -> None:
-        self._enc = constriction.stream.queue.RangeEncoder()
+        self._enc = _constriction().stream.queue.RangeEncoder()
 
     def encode(self, symbol: int, probs: np.ndarray) -> None:
         """Code `symbol` under the distribution `probs` (1-D, need not be normalised)."""
-        self._enc.encode(np.array([symbol], dtype=np.int32), _FAMILY, probs[None, :])
+        self._enc.encode(np.array([symbol], dtype=np.int32), _family(), probs[None, :])
 
     def encode_all(self, symbols: list[int], probs: np.ndarray) -> None:
         """Code symbols[i] under probs[i] for every i, in order (one call; same bits as encode())."""
         if len(symbols):
-            self._enc.encode(np.asarray(symbols, dtype=np.int32), _FAMILY, probs)
+            self._enc.encode(np.asarray(symbols, dtype=np.int32), _family(), probs)
 
     def finish(self) -> bytes:
         return self._enc.get_compressed().astype("<u4").tobytes()
@@ -40,7 +52,7 @@ class Decoder:
         if len(payload) % 4:
             raise FormatError("corrupt segment: range-coded payload is not whole 32-bit words")
         words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
-        self._dec = constriction.stream.queue.RangeDecoder(words)
+        self._dec = _constriction().stream.queue.RangeDecoder(words)
 
     def decode(self, probs: np.ndarray) -> int:
-        return int(self._dec.decode(_FAMILY, probs[None, :])[0])
+        return int(self._dec.decode(_family(), probs[None, :])[0])

@@ -133,7 +133,7 @@ def test_truncated_file(run, src, tmp_path):
 
 def test_decode_needs_suffix_or_output(run, src):
     result = run("decode", src)
-    assert result.exit_code == 1 and "unknown suffix" in result.stderr
+    assert result.exit_code == 2 and "unknown suffix" in result.stderr  # a warning, as gzip
 
 
 def test_missing_input(run, tmp_path):
@@ -152,13 +152,14 @@ def test_unknown_model_is_one_line(tmp_path, src):
 def test_usage_errors_exit_2(run, src):
     assert run("encode", src, "--mode", "nonsense").exit_code == 2
     assert run("encode", src, "--no-such-flag").exit_code == 2
-    assert run("frobnicate").exit_code == 2
+    result = run("frobnicate")  # gzip style: a file name, not a command
+    assert result.exit_code == 1 and "frobnicate: No such file" in result.stderr
 
 
 def test_already_compressed_suffix_is_refused(run, src, tmp_path):
     assert run("encode", src).exit_code == 0
     result = run("encode", tmp_path / "doc.txt.llmp")
-    assert result.exit_code == 1 and "already has .llmp suffix" in result.stderr
+    assert result.exit_code == 2 and "already has the .llmp suffix" in result.stderr  # a warning, as gzip
 
 
 def test_models_lists_the_default(run):

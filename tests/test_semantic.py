@@ -114,7 +114,7 @@ def test_more_seeds_never_make_the_file_larger(tiny_model):
 
 def test_a_different_regeneration_is_an_error_not_wrong_output(tiny_model, monkeypatch):
     blob = llmpack.compress(TEXT, mode="semantic", model=tiny_model, prompt_tokens=6)
-    real = semantic.generate
+    real = gen.generate
 
     q, r = (tiny_model.tokenizer.byte_ids[b] for b in b"QR")
 
@@ -122,7 +122,7 @@ def test_a_different_regeneration_is_an_error_not_wrong_output(tiny_model, monke
         out = real(*args, **kwargs)
         return [ids[:-1] + [r if ids[-1] == q else q] if ids else ids for ids in out]
 
-    monkeypatch.setattr(semantic, "generate", drifting)
+    monkeypatch.setattr(gen, "generate", drifting)
     with pytest.raises(llmpack.IntegrityError, match="regeneration differs"):
         llmpack.decompress(blob, model=tiny_model)
 
@@ -171,6 +171,14 @@ def test_summary_cli_decode_says_the_output_is_lossy(tiny_model_dir, tmp_path):
     r = runner.invoke(app, ["decode", str(src) + ".llmp", "-o", str(tmp_path / "out.txt"), "-q"])
     assert r.exit_code == 0, r.output
     assert "lossy" in r.stderr
+    # without -o the approximation never takes the original's name, and -q does not hide that
+    src.rename(tmp_path / "moved.txt")
+    r = runner.invoke(app, ["decode", str(tmp_path / "t.txt.llmp"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert not src.exists() and (tmp_path / "t.summary.txt").read_bytes() == (tmp_path / "out.txt").read_bytes()
+    assert "t.summary.txt" in r.stderr and "approximation" in r.stderr
+    shown = runner.invoke(app, ["info", str(tmp_path / "t.txt.llmp")]).output.splitlines()
+    assert shown[0].split() == ["lossy:", "yes"]
 
 
 def test_semantic_options_are_usage_errors_elsewhere(tmp_path):

@@ -26,8 +26,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .. import rangecoder
 from .. import residual as rsd
 from .. import sections as sec
@@ -35,7 +33,6 @@ from .. import templates
 from ..config import SemanticConfig, SummaryConfig
 from ..container import Header, Reader, Writer, crc32
 from ..errors import FormatError, IntegrityError, LLMPackError
-from ..generate import Sampling, generate
 from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
 from .arithmetic import ArithmeticCodec, Params as ArithmeticParams, refuse_float_numerics, threads
 from .base import Codec, Context, Encoded
@@ -159,6 +156,8 @@ class SemanticCodec(Codec):
     @staticmethod
     def _vocab(lm) -> tuple[np.ndarray, frozenset[int]]:
         """Tokens regeneration may emit (those with bytes), and the control tokens that end a prompt."""
+        import numpy as np
+
         tok = lm.tokenizer
         allowed = np.array([t is not None for t in tok.table[: tok.vocab_size]], dtype=bool)
         stops = frozenset(i for i in range(tok.vocab_size) if tok.table[i] is None)
@@ -166,6 +165,8 @@ class SemanticCodec(Codec):
 
     def _regenerate(self, lm, params: Params, template, seeds: list[int], progress) -> list[bytes]:
         """Regenerate every section with its seed, in the batches the header fixes."""
+        from ..generate import Sampling, generate  # torch: imported only when a model runs
+
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, _ = self._vocab(lm)
         sampling = Sampling(params.temperature, params.top_k)
@@ -218,9 +219,12 @@ class SemanticCodec(Codec):
 
     def _condense(self, exact, lm, template, pieces: list[bytes], rows: int, progress) -> list[bytes]:
         """The instruction model writes one reconstruction prompt per section (greedy)."""
+        from ..generate import generate
+
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, stops = self._vocab(lm)
-        allowed = allowed | np.isin(np.arange(len(allowed)), list(stops))
+        allowed = allowed.copy()
+        allowed[list(stops)] = True
         out: list[bytes] = []
         for batch in _batches(len(pieces), rows):
             inputs = [

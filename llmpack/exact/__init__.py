@@ -4,7 +4,15 @@ split into passes. numerics.py records what the bits depend on; ops.py and table
 are the only float arithmetic; backends.py does the integer products; model.py is
 the forward pass."""
 
-from .model import ExactLM, KVCache
 from .numerics import DEFAULT, Numerics
+
+
+def __getattr__(name: str):  # the model (torch) loads on first use: reading numerics tags needs no torch
+    if name in ("ExactLM", "KVCache"):
+        from . import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'llmpack.exact' has no attribute '{name}'")
+
 
 __all__ = ["ExactLM", "KVCache", "Numerics", "DEFAULT"]

@@ -1,0 +1,33 @@
+"""Command line: `llmpack encode|decode|info|report|select|models|doctor|version`, and
+gzip-style `llmpack [-d] FILE...`. app.py has the commands, group.py the gzip-style
+front and one-line usage errors, paths.py the input and output checks."""
+
+import signal
+import sys
+
+
+def _interrupted_while_starting(signum, frame):  # Ctrl-C before the commands are ready
+    sys.stderr.write("llmpack: interrupted\n")
+    raise SystemExit(130)
+
+
+try:
+    _previous = signal.signal(signal.SIGINT, _interrupted_while_starting)
+except ValueError:  # not the main thread: leave signals alone
+    _previous = None
+
+from .app import app  # noqa: E402
+
+if _previous is not None:
+    signal.signal(signal.SIGINT, _previous)
+
+
+def main() -> None:
+    try:
+        app(prog_name="llmpack")
+    except KeyboardInterrupt:
+        sys.stderr.write("llmpack: interrupted\n")
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

