@@ -10,7 +10,7 @@ import os
 # OpenMP threads that wait by sleeping, not spinning: two llmpack processes on the same
 # cores then share them (two concurrent 32 KB encodes took 3.3x a lone one's time with
 # spinning threads, 1.55x with passive ones; a lone run is as fast either way; see
-# eval/concurrent.py). Read when torch loads, so it must be set before torch is imported.
+# eval/two_runs.py). Read when torch loads, so it must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError, ReportError  # noqa: E402

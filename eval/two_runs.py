@@ -1,6 +1,6 @@
 """Two llmpack processes sharing the machine: each should keep a fair share of a lone run's speed.
 
-    python eval/concurrent.py [--bytes 32000] FILE [FILE2]
+    python eval/two_runs.py [--bytes 32000] FILE [FILE2]
 
 Times `llmpack encode` of the first N bytes of FILE alone, then two encodes at once (FILE
 and FILE2, default the same file), each in its own process with default threads, and
