@@ -7,11 +7,15 @@
 
 import os
 
-# OpenMP threads that wait by sleeping, not spinning: two llmpack processes on the same
-# cores then share them (two concurrent 32 KB encodes took 3.3x a lone one's time with
-# spinning threads, 1.55x with passive ones; a lone run is as fast either way; see
-# eval/two_runs.py). Read when torch loads, so it must be set before torch is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP threads spin only briefly (2000 spins, about a microsecond) before they sleep.
+# libgomp's default long spin makes two llmpack processes on the same cores wait on each
+# other (two concurrent 32 KB encodes: 3.3x a lone one's time; 10k spins: 3.5x; 2000:
+# 2.0x); never spinning (OMP_WAIT_POLICY=PASSIVE) wakes sleeping threads for every small
+# op and doubled the decoder's step time (5 KB: 36 s; 2000 spins: 19-23 s; long spins:
+# 18 s). See eval/two_runs.py. Read when torch loads, so it must be set before torch is
+# imported; a user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "2000")
 
 from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError, ReportError  # noqa: E402
 

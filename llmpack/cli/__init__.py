@@ -30,4 +30,16 @@ def main() -> None:
         sys.exit(130)
 
 
-__all__ = ["app", "main"]
+def unllmpack() -> None:
+    """`unllmpack FILE.llmp...` = `llmpack -d FILE.llmp...` (as gunzip)."""
+    sys.argv[1:1] = ["-d"]
+    main()
+
+
+def llmcat() -> None:
+    """`llmcat FILE.llmp...` = `llmpack -dc FILE.llmp...` (as zcat)."""
+    sys.argv[1:1] = ["-dc"]
+    main()
+
+
+__all__ = ["app", "main", "unllmpack", "llmcat"]

@@ -130,7 +130,11 @@ def _denormalize(data: bytes, flags: int) -> bytes:
 
 
 def _corrupt_message(params: "Params", what: str) -> str:
-    return f"{what}: the file is corrupt (or was not made with exact numerics {params.numerics.tag()})"
+    # The container's checksums passed, so the bytes are as written: the model's numbers
+    # here differ from the encoder's (a bug in the exact engine, or a file from an encoder
+    # that did not use numerics tag it claims).
+    return (f"{what}: the payload is intact (its checksums pass), so this machine computed other "
+            f"probabilities than the encoder's (numerics {params.numerics.tag()}); please report it")
 
 
 def _batches(items: list, rows: int) -> list[list]:
