@@ -257,7 +257,7 @@ def for_file(model_id: str, fp: bytes) -> LoadedModel:
     folder = user_dir() / "models" / fp.hex()
     if (folder / "config.json").is_file():  # converted here from a .gguf with this fingerprint
         return _load(Source(fp.hex(), folder), fp, folder)
-    named = f" '{model_id}'" if model_id else ""
+    named = f" '{model_id}'" if model_id and model_id.isprintable() and len(model_id) <= 64 else ""  # no escapes from a header on a terminal
     raise ModelError(f"this file needs an unregistered model{named} with fingerprint {fp.hex()}, not known here; "
                      "give it with -m FOLDER or -m FILE.gguf")
 

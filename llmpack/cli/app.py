@@ -143,7 +143,7 @@ def _check_choice(value: Optional[str], choices, option: str) -> None:
         raise typer.BadParameter(f"'{value}' is not one of: {', '.join(choices)}", param_hint=option)
 
 
-FilesArg = typer.Argument(None, help="Input files ('-' or none: standard input).", show_default=False, metavar="FILE...")
+FilesArg = typer.Argument(None, help="Input files ('-' or none: standard input).", show_default=False, metavar="FILE")
 OutOpt = typer.Option(None, "-o", "--output", help="Output file ('-' for standard output); one input only.")
 StdoutOpt = typer.Option(False, "-c", "--stdout", help="Write to standard output.")
 ForceOpt = typer.Option(False, "-f", "--force", help="Overwrite outputs; read non-regular files; write binary to a terminal.")
