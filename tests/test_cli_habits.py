@@ -172,7 +172,9 @@ def test_help_info_and_models_do_not_import_torch(tmp_path):
 
 def test_ctrl_c_is_one_line_and_exit_130():
     proc = subprocess.Popen([sys.executable, "-m", "llmpack", "encode", "--mode", "zstd", "-c"], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            # a background job inherits an ignored SIGINT; a user's terminal never does
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(2)  # starting up or blocked reading stdin: either way Ctrl-C must be one line
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
