@@ -46,7 +46,7 @@ def _say(name: str, reason: str) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, (CliError, Skipped)):
+    if isinstance(exc, CliError):
         return exc.reason
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
@@ -155,8 +155,11 @@ ModelOpt = typer.Option(None, "-m", "--model", help="Model: registry id or alias
 DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the GPU if there is one), cpu or cuda. Files are the same either way.")
 
 
-def _finish(src: str, rm: bool, stdout: bool) -> None:
-    if rm and src != STDIO and not stdout:
+def _finish(src: str, dest: str, rm: bool, start: float, n_in: int, n_out: int, verbose: bool, detail: str = "") -> None:
+    """After a file is written: -v's line, then --rm (never of stdin, nor when writing to stdout, as gzip -c)."""
+    if verbose:
+        _say(src, f"{n_in} -> {n_out} bytes{detail}, {time.perf_counter() - start:.1f} s" + ("" if dest == STDIO else f" -> {dest}"))
+    if rm and src != STDIO and dest != STDIO:
         os.unlink(src)
 
 
@@ -206,11 +209,8 @@ def encode(
             compressor.ctx.progress = progress
             blob = compressor.compress(data)
         paths.write(target.dest, blob, st)
-        if verbose:
-            bpb = f", {8 * len(blob) / len(data):.3f} bits/byte" if data else ""
-            _say(src, f"{len(data)} -> {len(blob)} bytes{bpb}, {time.perf_counter() - start:.1f} s"
-                 + ("" if target.dest == STDIO else f" -> {target.dest}"))
-        _finish(src, not keep, stdout or target.dest == STDIO)
+        bpb = f", {8 * len(blob) / len(data):.3f} bits/byte" if data else ""
+        _finish(src, target.dest, not keep, start, len(data), len(blob), verbose, bpb)
 
     _each_file(files, recursive, False, output, stdout, quiet, work)
 
@@ -259,10 +259,7 @@ def decode(
             note = f", similarity {similarity:.3f} to the original" if similarity is not None else ""
             where = "standard output" if target.dest == STDIO else target.dest
             _say(src, f"lossy file: wrote an approximation of the original to {where}{note}")
-        if verbose:
-            _say(src, f"{len(blob)} -> {len(data)} bytes, {time.perf_counter() - start:.1f} s"
-                 + ("" if target.dest == STDIO else f" -> {target.dest}"))
-        _finish(src, not keep, target.dest == STDIO)
+        _finish(src, target.dest, not keep, start, len(blob), len(data), verbose)
 
     _each_file(files, recursive, True, output, stdout, quiet, work)
 

@@ -30,13 +30,8 @@ class CliError(Exception):
         self.reason = reason
 
 
-class Skipped(Exception):
+class Skipped(CliError):
     """A warning: this input is left alone (`llmpack: NAME: reason`); exit code 2 unless an error follows."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(reason)
-        self.name = name
-        self.reason = reason
 
 
 def expand(files: list[str], recursive: bool, decoding: bool) -> list[str | Skipped]:
