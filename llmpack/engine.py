@@ -14,6 +14,8 @@ did in our stress tests, and either is deterministic Rust. The coder alphabet ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -45,49 +47,120 @@ class _Weights:
         return out
 
 
-class Lockstep:
-    """Steps `rows` independent sequences together, one token each, for at most `steps` steps."""
+@dataclass(frozen=True)
+class Window:
+    """How much context each token sees. A segment longer than `size` slides: when the
+    cache is full, the oldest `slide` inputs after the start token are dropped and the
+    rest re-encoded from position 1 (the start token stays at 0 as an attention sink).
+    The exact engine makes that re-encoding equal to any other way of computing it, so
+    the encoder (full passes per window) and the decoder (steps, re-encoding at each
+    slide) agree. Recorded in headers."""
 
-    def __init__(self, exact, rows: int, symbol_count: int, steps: int) -> None:
+    size: int  # most positions in the KV cache; 0: unlimited (a segment is one window)
+    slide: int  # inputs dropped when it fills; more means fewer re-encodings, less context
+
+    def starts(self, n: int) -> list[tuple[int, int, int]]:
+        """The windows that predict an n-input sequence x: (a, end, emit) = the inputs
+        [x0] + x[a+1:end] at positions 0.., whose outputs from position `emit` on predict
+        the tokens a+emit .. end-1. The first window has a = 0 and emit = 0."""
+        if not self.size or n <= self.size:
+            return [(0, n, 0)]
+        out = [(0, self.size, 0)]
+        first = self.size  # first token the next window predicts
+        while first < n:
+            a = first - (self.size - self.slide)
+            out.append((a, min(n, a + self.size), self.size - self.slide))
+            first = a + self.size
+        return out
+
+
+UNLIMITED = Window(0, 0)
+
+
+def _prefill(exact, ids: torch.Tensor, start: int, cache) -> torch.Tensor:
+    """hidden() of ids (rows, T) at positions start.., in passes of PASS_TOKENS positions."""
+    rows, width = ids.shape
+    pos = torch.arange(start, start + width).unsqueeze(0).expand(rows, width)
+    step = max(1, PASS_TOKENS // rows)
+    return torch.cat([exact.hidden(ids[:, a : a + step], pos[:, a : a + step], cache) for a in range(0, width, step)], dim=1)
+
+
+class Lockstep:
+    """Steps `rows` independent sequences together, one token each, for at most `steps`
+    steps, sliding every row's window at the same step."""
+
+    def __init__(self, exact, rows: int, symbol_count: int, steps: int, window: Window = UNLIMITED) -> None:
         self.exact = exact
         self.rows = rows
+        self.window = window
         self.weights = _Weights(exact, symbol_count)
-        self.cache = exact.new_cache(rows, max(1, steps))
-        self.position = 0
+        self.cache = exact.new_cache(rows, max(1, min(steps, window.size) if window.size else steps))
+        self.fed = 0  # inputs fed to every row so far
+        self.position = 0  # cache position of the next input
+        self.history: list[list[int]] = [[] for _ in range(rows)]  # every row's inputs (kept only when windows slide)
+
+    def feed(self, inputs: list[list[int]]) -> None:
+        """Feed the same number of inputs to every row without computing their logits: a
+        prefix (a dictionary) before the first step. It must fit in one window."""
+        n = len(inputs[0]) if inputs else 0
+        if not n:
+            return
+        if self.window.size and self.fed + n >= self.window.size:
+            raise ValueError("a prefix must be shorter than the window")
+        _prefill(self.exact, torch.tensor(inputs, dtype=torch.long), self.position, self.cache)
+        if self.window.size:
+            for h, row in zip(self.history, inputs):
+                h.extend(row)
+        self.fed += n
+        self.position += n
+
+    def _slide_if_full(self) -> None:
+        w = self.window
+        if not w.size or self.fed < w.size or (self.fed - w.size) % w.slide:
+            return
+        a = self.fed - (w.size - w.slide)
+        kept = torch.tensor([h[:1] + h[a + 1 : self.fed] for h in self.history], dtype=torch.long)
+        _prefill(self.exact, kept, 0, self.cache)  # the cache's later positions are overwritten before they are read
+        self.position = kept.shape[1]
 
     def step(self, input_ids: list[int]) -> np.ndarray:
         """Feed one token per row; return next-token weights, shape (rows, symbols), valid
         until the next step."""
+        self._slide_if_full()
         ids = torch.tensor(input_ids, dtype=torch.long).view(self.rows, 1)
         pos = torch.full((self.rows, 1), self.position, dtype=torch.long)
         logits = self.exact.forward(ids, pos, self.cache, keep=torch.zeros(self.rows, dtype=torch.long))
+        if self.window.size:
+            for h, t in zip(self.history, input_ids):
+                h.append(t)
+        self.fed += 1
         self.position += 1
         return self.weights(logits)
 
 
-def sequence_weights(exact, inputs: list[list[int]], symbol_count: int):
+def sequence_weights(exact, inputs: list[list[int]], symbol_count: int, window: Window = UNLIMITED, skip: int = 0):
     """For each input sequence (model ids, start token first), the next-token weights at
-    every position, as (index, start, weights): weights (n, symbols) for positions
-    start..start+n-1 of inputs[index], in order of index then start, each valid until the
-    next item. Computed in full-sequence passes of several right-padded rows (padding
-    never changes a row's numbers); the LM head runs HEAD_ROWS positions at a time."""
+    every position from `skip` on, as (index, start, weights): weights (n, symbols) for
+    positions start..start+n-1 of inputs[index], in order of index then start, each valid
+    until the next item. Computed window by window (Window.starts) in full-sequence
+    passes of several right-padded rows (padding never changes a row's numbers); the LM
+    head runs HEAD_ROWS positions at a time."""
     weights = _Weights(exact, symbol_count)
+    views = [(j, a, end, emit) for j, x in enumerate(inputs) for a, end, emit in window.starts(len(x))
+             if end > skip]
     i = 0
-    while i < len(inputs):
-        rows = max(1, PASS_TOKENS // max(1, len(inputs[i])))
-        batch = list(range(i, min(len(inputs), i + rows)))
-        width = max(len(inputs[j]) for j in batch)
+    while i < len(views):
+        rows = max(1, PASS_TOKENS // max(1, views[i][2] - views[i][1]))
+        batch = views[i : i + rows]
+        width = max(end - a for _, a, end, _ in batch)
         ids = torch.zeros((len(batch), width), dtype=torch.long)
-        for r, j in enumerate(batch):
-            ids[r, : len(inputs[j])] = torch.tensor(inputs[j], dtype=torch.long)
-        pos = torch.arange(width).unsqueeze(0).expand(len(batch), width)
-        cache = exact.new_cache(len(batch), width)
-        step = max(1, PASS_TOKENS // len(batch))
-        hidden = torch.cat([exact.hidden(ids[:, a : a + step], pos[:, a : a + step], cache) for a in range(0, width, step)], dim=1)
-        for r, j in enumerate(batch):
-            for a in range(0, len(inputs[j]), HEAD_ROWS):
-                b = min(len(inputs[j]), a + HEAD_ROWS)
-                yield j, a, weights(exact.logits(hidden[r, a:b]))
+        for r, (j, a, end, _) in enumerate(batch):
+            ids[r, : end - a] = torch.tensor(inputs[j][:1] + inputs[j][a + 1 : end], dtype=torch.long)
+        hidden = _prefill(exact, ids, 0, exact.new_cache(len(batch), width))
+        for r, (j, a, end, emit) in enumerate(batch):
+            for s in range(max(emit, skip - a), end - a, HEAD_ROWS):
+                e = min(end - a, s + HEAD_ROWS)
+                yield j, a + s - skip, weights(exact.logits(hidden[r, s:e]))
         i += len(batch)
 
 

@@ -114,6 +114,35 @@ def test_encoder_passes_equal_decoder_steps(golden, monkeypatch, pass_tokens, he
         assert not want[:, 300:].any() and (want[:, :300].max(axis=1) == 1).all()
 
 
+@pytest.mark.parametrize("size,slide", [(16, 5), (20, 19), (8, 1)])
+def test_sliding_windows_agree(golden, monkeypatch, size, slide):
+    """A segment longer than its window: the encoder's full passes per window give the
+    decoder's steps, which re-encode the kept inputs at each slide; with a prefix fed first
+    (a dictionary) the same. And a slide really drops context: the weights change."""
+    from llmpack import engine
+
+    monkeypatch.setattr(engine, "PASS_TOKENS", 24)
+    window = engine.Window(size, slide)
+    inputs = [IDS[:70], IDS[10:13], IDS[:size + 1]]
+    symbols = 300
+    for skip in (0, 3):
+        got = {j: [] for j in range(len(inputs))}
+        for j, start, w in engine.sequence_weights(golden, inputs, symbols, window, skip=skip):
+            assert start == sum(len(b) for b in got[j])
+            got[j].append(w.copy())
+        for j, seq in enumerate(inputs):
+            if len(seq) <= skip:
+                assert not got[j]
+                continue
+            stepper = engine.Lockstep(golden, 2, symbols, len(seq), window)
+            stepper.feed([seq[:skip], seq[:skip]])
+            want = np.concatenate([stepper.step([t, t]).copy()[:1] for t in seq[skip:]])
+            assert np.array_equal(np.concatenate(got[j]), want)
+    full = np.concatenate([w.copy() for _, _, w in engine.sequence_weights(golden, [IDS[:70]], symbols)])
+    assert np.array_equal(np.concatenate(got[0])[:size - 3], full[3:size])
+    assert not np.array_equal(np.concatenate(got[0])[size:], full[size + 3:])
+
+
 def test_close_to_the_float_model(golden):
     """Quantization is fine-grained: the exact next-token distribution is close to transformers' float one."""
     model = golden_model()
