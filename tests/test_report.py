@@ -54,6 +54,7 @@ def test_report_has_every_codec_setting_and_key(report):
         assert d["encode_s"] > 0 and d["decode_s"] > 0
 
 
+@pytest.mark.fallback  # the report runs in worker processes, as users do: with the whole-file fallback
 def test_report_figures_equal_separate_encode_runs(report, tiny_model):
     rows, _ = report
     by = {(r.file, r.label): r for r in rows}

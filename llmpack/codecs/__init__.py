@@ -5,10 +5,11 @@ from __future__ import annotations
 from .arithmetic import ArithmeticCodec
 from .base import Codec, Context, Encoded
 from .semantic import SemanticCodec, SummaryCodec
-from .zstd import ZstdCodec
+from .zstd import StoredCodec, ZstdCodec
 
-CODECS: dict[str, type[Codec]] = {c.name: c for c in (ArithmeticCodec, SemanticCodec, SummaryCodec, ZstdCodec)}
+CODECS: dict[str, type[Codec]] = {c.name: c for c in (ArithmeticCodec, SemanticCodec, SummaryCodec, ZstdCodec, StoredCodec)}
 BY_MODE: dict[int, type[Codec]] = {c.mode: c for c in CODECS.values()}
 DEFAULT_MODE = "arithmetic"
+FALLBACKS = (ZstdCodec, StoredCodec)  # what a lossless file becomes when it is smaller so (whole-file fallback)
 
-__all__ = ["CODECS", "BY_MODE", "DEFAULT_MODE", "Codec", "Context", "Encoded"]
+__all__ = ["CODECS", "BY_MODE", "DEFAULT_MODE", "FALLBACKS", "Codec", "Context", "Encoded", "StoredCodec", "ZstdCodec"]

@@ -1,9 +1,11 @@
 """`arithmetic` mode: the model's next-token probabilities drive a range coder.
 
-Encode: normalise newlines (if reversible) -> cut into segments -> tokenize each
-exactly -> step all segments of a batch in lockstep through the model, range-coding
-each row's token under its row's distribution -> per segment keep the smallest of
-model / zstd / raw. Decode replays the identical lockstep computation.
+Encode: normalise newlines (if reversible) -> cut into segments (as long as the level
+says; a small input is one) -> tokenize each exactly -> compute each segment's
+next-token weights in full passes over its context window (after the dictionary, if
+any), adjusted by the online models -> range-code each segment -> per segment keep the
+smallest of model / zstd / raw. Decode steps the model-coded segments in lockstep, one
+token per row and step, and computes the same weights on any machine.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import copy
+import hashlib
+
 from ..config import ArithmeticConfig
 from ..config import EXACT_FORMAT
-from ..container import Header, Reader, Writer, crc32
-from ..errors import FormatError, IntegrityError
+from ..container import Header, Reader, Writer, checksum, crc32
+from ..errors import FormatError, IntegrityError, LLMPackError
 from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
-from .. import rangecoder, segments as seg
+from .. import profiles, rangecoder, segments as seg
+from ..online import OFF, Online
+from ..profiles import Profile, Window
 from .base import Codec, Context, Encoded
 from .zstd import zstd_compress, zstd_decompress
 
@@ -25,19 +32,88 @@ from .zstd import zstd_compress, zstd_decompress
 MODEL, ZSTD, RAW = 0, 1, 2
 METHOD_NAMES = {MODEL: "model", ZSTD: "zstd", RAW: "raw"}
 FLAG_CRLF = 0x01  # input had CRLF line ends only; the coded text has LF
+FLAG_DICT = 0x02  # format 4: coded after a dictionary, whose id follows
+DICT_ID_BYTES = 8  # truncated SHA-256 of the dictionary
+DICT_TOKENS = 1024  # the dictionary's last tokens that prime each segment (at most half a window)
+# The decoder steps at most this many segments together, and keeps their KV caches
+# within KV_BUDGET bytes (a 2048-token window costs 94 MB per row for SmolLM2-135M).
+DECODE_ROWS = 64
+KV_BUDGET = 3 << 30
 
 
 @dataclass
 class Segment:
     method: int
-    n_bytes: int  # not stored for model-coded segments: their decoded tokens give it
+    n_bytes: int  # zstd/raw segments (model-coded ones: their decoded tokens give it)
     n_tokens: int  # model-coded tokens (0 for zstd/raw)
     payload: bytes
-    crc: int
+    crc: int | None = None  # format 3's table only
+
+
+def dictionary_id(dictionary: bytes) -> bytes:
+    return hashlib.sha256(dictionary).digest()[:DICT_ID_BYTES]
 
 
 @dataclass
 class Params:
+    """Format 4: flags u8 | profile varint | dictionary id if FLAG_DICT | segment count
+    varint | per segment a method u8 (none for a single segment: it is model-coded) |
+    per segment its size (tokens if model-coded, else bytes) | per segment but the last,
+    its payload length (the last one's is what remains)."""
+
+    flags: int
+    profile: int
+    dictionary: bytes  # the dictionary's id, or b""
+    segments: list[Segment]
+
+    def pack(self) -> bytes:
+        flags = self.flags | (FLAG_DICT if self.dictionary else 0)
+        w = Writer().u8(flags).varint(self.profile).raw(self.dictionary).varint(len(self.segments))
+        if len(self.segments) > 1:
+            for s in self.segments:
+                w.u8(s.method)
+        for s in self.segments:
+            w.varint(s.n_tokens if s.method == MODEL else s.n_bytes)
+        for s in self.segments[:-1]:
+            w.varint(len(s.payload))
+        return w.getvalue()
+
+    @classmethod
+    def unpack(cls, raw: bytes, original_size: int, payload: bytes) -> "Params":
+        """The params, with each segment's payload cut from `payload`. Sizes are checked
+        against the original's before anything is allocated (a token is at least a byte)."""
+        r = Reader(raw, "arithmetic header")
+        flags = r.u8()
+        if flags & ~(FLAG_CRLF | FLAG_DICT):
+            raise FormatError("corrupt arithmetic header: unknown flags")
+        profile = r.varint()
+        dictionary = r.raw(DICT_ID_BYTES) if flags & FLAG_DICT else b""
+        count = r.varint()
+        if count > len(raw) or (count == 0) != (original_size == 0):
+            raise FormatError("corrupt arithmetic header: segment count")
+        methods = [r.u8() for _ in range(count)] if count > 1 else [MODEL] * count
+        if any(m not in METHOD_NAMES for m in methods):
+            raise FormatError("corrupt arithmetic header: unknown segment method")
+        sizes = [r.varint() for _ in range(count)]
+        lengths = [r.varint() for _ in range(count - 1)]
+        if not r.at_end():
+            raise FormatError("corrupt arithmetic header")
+        if count:
+            lengths.append(len(payload) - sum(lengths))
+        if any(n <= 0 for n in sizes) or any(k < 0 for k in lengths) or sum(sizes) > original_size:
+            raise FormatError("corrupt arithmetic header: segment sizes")
+        segs, pos = [], 0
+        for m, n, k in zip(methods, sizes, lengths):
+            segs.append(Segment(m, 0 if m == MODEL else n, n if m == MODEL else 0, payload[pos : pos + k]))
+            pos += k
+        return cls(flags & FLAG_CRLF, profile, dictionary, segs)
+
+
+@dataclass
+class ParamsV3:
+    """Format 3's params (still read): flags u8 | numerics text | rows varint | start id
+    varint | precision u8 | segment table (_pack_segments)."""
+
     flags: int
     numerics: Numerics  # how the engine computed the probabilities (exact: no machine detail)
     rows: int  # segments the decoder steps together
@@ -52,7 +128,7 @@ class Params:
         return w.getvalue()
 
     @classmethod
-    def unpack(cls, raw: bytes) -> tuple["Params", list[int]]:
+    def unpack(cls, raw: bytes) -> tuple["ParamsV3", list[int]]:
         """Params, plus each segment's payload length (payloads are filled in later)."""
         r = Reader(raw, "arithmetic header")
         flags, numerics = r.u8(), Numerics.parse(r.text())
@@ -129,16 +205,29 @@ def _denormalize(data: bytes, flags: int) -> bytes:
     return data.replace(b"\n", b"\r\n") if flags & FLAG_CRLF else data
 
 
-def _corrupt_message(params: "Params", what: str) -> str:
+def _corrupt_message(profile: Profile, what: str) -> str:
     # The container's checksums passed, so the bytes are as written: the model's numbers
     # here differ from the encoder's (a bug in the exact engine, or a file from an encoder
     # that did not use numerics tag it claims).
     return (f"{what}: the payload is intact (its checksums pass), so this machine computed other "
-            f"probabilities than the encoder's (numerics {params.numerics.tag()}); please report it")
+            f"probabilities than the encoder's (numerics {profile.numerics.tag()}); please report it")
 
 
 def _batches(items: list, rows: int) -> list[list]:
     return [items[i : i + rows] for i in range(0, len(items), rows)]
+
+
+def _legacy_profile(numerics: Numerics, precision: int) -> Profile:
+    """Format 3 and embedded streams: the model alone, each segment one window."""
+    return Profile(numerics, precision, Window(0, 0), OFF)
+
+
+def _decode_rows(exact, capacity: int) -> int:
+    """Rows the decoder steps together: DECODE_ROWS, fewer where their KV caches would
+    exceed KV_BUDGET (speed and memory only: rows never change each other's numbers)."""
+    cfg = exact.cfg
+    per_row = capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim + 1) * 2 * 4  # keys, values and scales, float32
+    return max(1, min(DECODE_ROWS, KV_BUDGET // max(1, per_row)))
 
 
 class ArithmeticCodec(Codec):
@@ -152,81 +241,172 @@ class ArithmeticCodec(Codec):
     # -- encode ----------------------------------------------------------------
     def encode(self, data: bytes, ctx: Context) -> Encoded:
         lm = ctx.get_model()
-        flags, rows, segments = self._code(data, lm, ctx)
-        params = Params(flags, DEFAULT_NUMERICS, rows, lm.tokenizer.start_id, rangecoder.PRECISION_BITS, segments)
+        number = self.config.settings()[3]
+        flags, segments = self._code(data, lm, ctx, profiles.get(number), self.config.dictionary)
+        params = Params(flags, number, dictionary_id(self.config.dictionary) if self.config.dictionary else b"", segments)
         return Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
 
     def encode_stream(self, data: bytes, lm, ctx: Context) -> bytes:
-        """A self-delimiting coded form to embed in another codec's payload:
-        flags u8 | rows varint | segment table | payloads. The embedding codec records
-        the numerics and start token and passes them to decode_stream."""
-        flags, rows, segments = self._code(data, lm, ctx)
-        w = Writer().u8(flags).varint(rows)
+        """A self-delimiting coded form to embed in another codec's payload (format 3's
+        segment table): flags u8 | rows varint | segment table | payloads. The embedding
+        codec records the numerics and passes them to decode_stream."""
+        flags, segments = self._code(data, lm, ctx, _legacy_profile(DEFAULT_NUMERICS, rangecoder.PRECISION_BITS), None)
+        w = Writer().u8(flags).varint(1)
         _pack_segments(w, segments)
         return w.getvalue() + b"".join(s.payload for s in segments)
 
-    def decode_stream(self, r: Reader, size_limit: int, lm, numerics: "Params", ctx: Context) -> bytes:
+    def decode_stream(self, r: Reader, size_limit: int, lm, numerics: "ParamsV3", ctx: Context) -> bytes:
         """Read one encode_stream() form from r; `numerics` gives the numerics, start_id and precision."""
         flags, rows = r.u8(), r.varint()
         segs, lengths = _unpack_segments(r, size_limit)
         if rows < 1:
             raise FormatError("corrupt model-coded stream")
-        params = Params(flags, numerics.numerics, rows, numerics.start_id, numerics.precision, segs)
-        return self._uncode(params, r.raw(sum(lengths)), lengths, size_limit, lambda: lm, ctx)
+        params = ParamsV3(flags, numerics.numerics, rows, numerics.start_id, numerics.precision, segs)
+        return self._uncode_v3(params, r.raw(sum(lengths)), lengths, size_limit, lambda: lm, ctx)
 
-    def _code(self, data: bytes, lm, ctx: Context) -> tuple[int, int, list[Segment]]:
+    def _code(self, data: bytes, lm, ctx: Context, profile: Profile, dictionary: bytes | None) -> tuple[int, list[Segment]]:
         cfg = self.config
+        max_rows, min_tokens, max_tokens, _ = cfg.settings()
         tok = lm.tokenizer
         text, flags = _normalize(data) if cfg.normalize_newlines else (data, 0)
         n_guess = len(tok.encode(text)) if text else 0
-        count, rows = seg.plan(n_guess, cfg.max_rows, cfg.min_segment_tokens, cfg.max_segment_tokens)
+        count, _ = seg.plan(n_guess, max_rows, min_tokens, max_tokens)
         pieces = seg.split(text, count)
         tokens = [tok.encode(p) for p in pieces]
         total, done = len(text), 0
         from .. import engine  # torch: imported only when a model runs
 
         with threads(cfg.threads):
-            exact = lm.exact(DEFAULT_NUMERICS, cfg.device)
-            inputs = [[tok.start_id] + [tok.model_input(t) for t in toks[:-1]] for toks in tokens]
+            exact = lm.exact(profile.numerics, cfg.device)
+            prefix, primed = _prime(exact, tok, profile, dictionary)
+            inputs = [prefix + [tok.model_input(t) for t in toks[:-1]] for toks in tokens]
+            online = [copy.deepcopy(primed) for _ in tokens] if primed is not None else None
             encoders = [rangecoder.Encoder() for _ in tokens]
             token_bits: list[list[float]] = [[] for _ in tokens]  # per segment, the model's cost of each token
-            for j, start, weights in engine.sequence_weights(exact, inputs, tok.symbol_count):
+            for j, start, weights in engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, len(prefix) - 1):
                 symbols = tokens[j][start : start + len(weights)]
+                if online is not None:
+                    for row, symbol in zip(weights, symbols):
+                        online[j].adjust(row)
+                        online[j].update(symbol)
                 encoders[j].encode_all(symbols, weights)
                 token_bits[j] += engine.bits(weights, symbols)
                 done += len(tok.decode(symbols))
                 ctx.report(done, total)
             payloads = [e.finish() for e in encoders]
-        segments = [self._choose(p, toks, pay, cfg.fallback) for p, toks, pay in zip(pieces, tokens, payloads)]
+        fallback = cfg.fallback and len(pieces) > 1  # a single segment's fallback is the whole file's
+        segments = [self._choose(p, toks, pay, fallback) for p, toks, pay in zip(pieces, tokens, payloads)]
         kept = [i for i, s in enumerate(segments) if s.method == MODEL]
         ctx.stats.update(
             tokens=sum(len(t) for t in tokens),
-            model_bits=sum(sum(token_bits[i]) for i in kept),  # the model's cross-entropy on the model-coded segments
+            model_bits=sum(sum(token_bits[i]) for i in kept),  # the coder's cross-entropy on the model-coded segments
             model_payload_bytes=sum(len(segments[i].payload) for i in kept),
             model_segments=len(kept),  # each range-coded stream ends in one flushed 32-bit word
             # (token bytes, bits) over the whole (newline-normalised) text: what `llmpack report` colours
             surprisal=[(lm.tokenizer.table[t], b) for toks, bits in zip(tokens, token_bits) for t, b in zip(toks, bits)],
         )
-        return flags, rows, segments
+        return flags, segments
 
     @staticmethod
     def _choose(piece: bytes, toks: list[int], model_payload: bytes, fallback: bool) -> Segment:
-        options = [Segment(MODEL, len(piece), len(toks), model_payload, crc32(piece))]
+        crc = crc32(piece)  # recorded by format 3's segment table (embedded streams)
+        options = [Segment(MODEL, len(piece), len(toks), model_payload, crc)]
         if fallback:
-            options.append(Segment(ZSTD, len(piece), 0, zstd_compress(piece), crc32(piece)))
-            options.append(Segment(RAW, len(piece), 0, piece, crc32(piece)))
+            options.append(Segment(ZSTD, len(piece), 0, zstd_compress(piece), crc))
+            options.append(Segment(RAW, len(piece), 0, piece, crc))
         return min(options, key=lambda s: len(s.payload))  # stable: ties keep the model
 
     # -- decode ----------------------------------------------------------------
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
         refuse_float_numerics(header)
-        params, lengths = Params.unpack(header.params)
-        if sum(lengths) != len(payload):
-            raise FormatError("truncated or corrupt payload (length does not match the header)")
         get_model = lambda: ctx.get_model(header.model, header.fingerprint)  # noqa: E731
-        return self._uncode(params, payload, lengths, header.original_size, get_model, ctx)
+        if header.version < 4:
+            params3, lengths = ParamsV3.unpack(header.params)
+            if sum(lengths) != len(payload):
+                raise FormatError("truncated or corrupt payload (length does not match the header)")
+            return self._uncode_v3(params3, payload, lengths, header.original_size, get_model, ctx)
+        params = Params.unpack(header.params, header.original_size, payload)
+        profile = profiles.get(params.profile)
+        dictionary = self.config.dictionary
+        if params.dictionary:
+            if dictionary is None:
+                raise LLMPackError(f"this file was compressed with a dictionary (id {params.dictionary.hex()}); give it with -D FILE")
+            if dictionary_id(dictionary) != params.dictionary:
+                raise LLMPackError(f"wrong dictionary: this file needs id {params.dictionary.hex()}, "
+                                   f"the one given has {dictionary_id(dictionary).hex()}")
+        elif dictionary is not None:
+            raise LLMPackError("this file was compressed without a dictionary; decode it without -D")
+        pieces = self._uncode(profile, params.segments, header.original_size, get_model, ctx, dictionary)
+        data = _denormalize(b"".join(pieces), params.flags)
+        if len(data) != header.original_size or checksum(data, len(header.checksum)) != header.checksum:
+            raise IntegrityError(_corrupt_message(profile, "the decoded text does not match the original's checksum"))
+        return data
 
-    def _uncode(self, params: Params, payload: bytes, lengths: list[int], total: int, get_model, ctx: Context) -> bytes:
+    def _uncode(self, profile: Profile, segments: list[Segment], total: int, get_model, ctx: Context,
+                dictionary: bytes | None = None, start_id: int | None = None) -> list[bytes]:
+        """Each segment's text."""
+        pieces: list[bytes | None] = [None] * len(segments)
+        for i, s in enumerate(segments):
+            if s.method == ZSTD:
+                pieces[i] = zstd_decompress(s.payload, s.n_bytes)
+            elif s.method == RAW:
+                if len(s.payload) != s.n_bytes:
+                    raise FormatError(f"segment {i} is corrupt (stored length)")
+                pieces[i] = s.payload
+        coded = [i for i, s in enumerate(segments) if s.method == MODEL]
+        done = sum(s.n_bytes for s in segments if s.method != MODEL)  # known already
+        if coded:
+            lm = get_model()
+            tok = lm.tokenizer
+            if start_id is not None and tok.start_id != start_id:
+                raise FormatError("header's start token does not match the model's tokenizer")
+            with threads(self.config.threads):
+                exact = lm.exact(profile.numerics, self.config.device)
+                prefix, primed = _prime(exact, tok, profile, dictionary)
+                steps = len(prefix) + max(segments[i].n_tokens for i in coded)
+                capacity = min(steps, profile.window.size) if profile.window.size else steps
+                for batch in _batches(coded, _decode_rows(exact, capacity)):
+                    decoded = self._decode_batch(exact, tok, profile, [segments[i] for i in batch], prefix, primed, ctx, done, total)
+                    for i, piece in zip(batch, decoded):
+                        done += len(piece)
+                        pieces[i] = piece
+        return pieces
+
+    def _decode_batch(self, exact, tok, profile: Profile, segs: list[Segment], prefix: list[int], primed,
+                      ctx: Context, done: int, total: int) -> list[bytes]:
+        from .. import engine
+
+        rows = len(segs)
+        stepper = engine.Lockstep(exact, rows, tok.symbol_count, len(prefix) + max(s.n_tokens for s in segs), profile.window)
+        stepper.feed([prefix[:-1]] * rows)
+        decoders = [rangecoder.Decoder(s.payload) for s in segs]
+        online = [copy.deepcopy(primed) for _ in segs] if primed is not None else None
+        out: list[list[int]] = [[] for _ in segs]
+        inputs = [prefix[-1]] * rows
+        active = set(range(rows))
+        while active:
+            probs = stepper.step(inputs)
+            for r in sorted(active):
+                w = probs[r]
+                if online is not None:
+                    online[r].adjust(w)
+                sym = decoders[r].decode(w)
+                if sym >= tok.symbol_count or tok.table[sym] is None:  # e.g. a control token
+                    raise IntegrityError(_corrupt_message(profile, f"segment of batch row {r} decoded an impossible token"))
+                if online is not None:
+                    online[r].update(sym)
+                out[r].append(sym)
+                done += len(tok.table[sym])
+                if len(out[r]) == segs[r].n_tokens:
+                    active.discard(r)
+                    inputs[r] = tok.start_id
+                else:
+                    inputs[r] = tok.model_input(sym)
+            ctx.report(done, total)
+        return [tok.decode(o) for o in out]
+
+    # -- format 3 --------------------------------------------------------------
+    def _uncode_v3(self, params: ParamsV3, payload: bytes, lengths: list[int], total: int, get_model, ctx: Context) -> bytes:
         if sum(s.n_bytes + s.n_tokens for s in params.segments) > total:
             # every token is at least one byte; this also bounds what a hostile header can allocate
             raise FormatError("corrupt arithmetic header: segments larger than the original")
@@ -234,68 +414,39 @@ class ArithmeticCodec(Codec):
         for s, n in zip(params.segments, lengths):
             s.payload = payload[pos : pos + n]
             pos += n
-        pieces: list[bytes | None] = [None] * len(params.segments)
-        for i, s in enumerate(params.segments):
-            if s.method == ZSTD:
-                pieces[i] = zstd_decompress(s.payload, s.n_bytes)
-            elif s.method == RAW:
-                pieces[i] = s.payload
-        done = sum(s.n_bytes for s in params.segments)  # the zstd/raw segments, already known
-        if any(s.method == MODEL for s in params.segments):
-            lm = get_model()
-            with threads(self.config.threads):
-                index = list(range(len(params.segments)))
-                for batch in _batches(index, params.rows):
-                    if all(params.segments[i].method != MODEL for i in batch):
-                        continue
-                    decoded = self._decode_batch(lm, params, [params.segments[i] for i in batch], [pieces[i] for i in batch], ctx, done, total)
-                    for i, piece in zip(batch, decoded):
-                        if params.segments[i].method == MODEL:
-                            done += len(piece)
-                        pieces[i] = piece
+        profile = _legacy_profile(params.numerics, params.precision)
+        pieces = self._uncode(profile, params.segments, total, get_model, ctx, start_id=params.start_id)
         for i, (s, piece) in enumerate(zip(params.segments, pieces)):
             if crc32(piece) != s.crc:
                 raise IntegrityError(
-                    _corrupt_message(params, f"segment {i} does not match its checksum")
+                    _corrupt_message(profile, f"segment {i} does not match its checksum")
                     if s.method == MODEL
                     else f"segment {i} is corrupt (checksum mismatch)"
                 )
         return _denormalize(b"".join(pieces), params.flags)
 
-    def _decode_batch(self, lm, params: Params, segs: list[Segment], known: list, ctx: Context, done: int, total: int):
-        tok = lm.tokenizer
-        if tok.start_id != params.start_id:
-            raise FormatError("header's start token does not match the model's tokenizer")
-        # Rows stored with zstd/raw are replayed from their known tokens, so every row of
-        # the batch computes exactly what it computed at encode time.
-        seqs = [tok.encode(k) if s.method != MODEL else None for s, k in zip(segs, known)]
-        lengths = [s.n_tokens if s.method == MODEL else len(q) for s, q in zip(segs, seqs)]
-        from .. import engine
+    def describe(self, header: Header, payload: bytes) -> dict:
+        if header.version < 4:
+            return self._describe_v3(header.params)
+        p = Params.unpack(header.params, header.original_size, payload)
+        profile = profiles.get(p.profile)
+        methods = [METHOD_NAMES[s.method] for s in p.segments]
+        return {
+            "profile": p.profile,
+            "numerics": profile.numerics.tag(),
+            "window": f"{profile.window.size} tokens, sliding by {profile.window.slide}",
+            "online_models": _online_text(profile),
+            "precision_bits": profile.precision,
+            "dictionary": p.dictionary.hex() or None,
+            "newlines": "crlf" if p.flags & FLAG_CRLF else "as-is",
+            "segments": len(p.segments),
+            "segment_methods": {m: methods.count(m) for m in sorted(set(methods))},
+            "segment_sizes": [s.n_tokens or s.n_bytes for s in p.segments],  # tokens if model-coded, else bytes
+            "segment_payload_bytes": [len(s.payload) for s in p.segments],
+        }
 
-        stepper = engine.Lockstep(lm.exact(params.numerics, self.config.device), params.rows, tok.symbol_count, max(lengths, default=0))
-        decoders = [rangecoder.Decoder(s.payload) if s.method == MODEL else None for s in segs]
-        out: list[list[int]] = [[] for _ in segs]
-        inputs = [tok.start_id] * params.rows
-        for t in range(max(lengths, default=0)):
-            probs = stepper.step(inputs)
-            for r, s in enumerate(segs):
-                if t >= lengths[r]:
-                    inputs[r] = tok.start_id
-                    continue
-                if decoders[r] is not None:
-                    sym = decoders[r].decode(probs[r])
-                    if sym >= tok.symbol_count or tok.table[sym] is None:  # e.g. a control token
-                        raise IntegrityError(_corrupt_message(params, f"segment of batch row {r} decoded an impossible token"))
-                    out[r].append(sym)
-                    done += len(tok.table[sym])
-                else:
-                    sym = seqs[r][t]
-                inputs[r] = tok.model_input(sym)
-            ctx.report(done, total)
-        return [tok.decode(o) if d is not None else k for o, d, k in zip(out, decoders, known)]
-
-    def describe(self, params: bytes) -> dict:
-        p, lengths = Params.unpack(params)
+    def _describe_v3(self, params: bytes) -> dict:
+        p, lengths = ParamsV3.unpack(params)
         methods = [METHOD_NAMES[s.method] for s in p.segments]
         return {
             "numerics": p.numerics.tag(),
@@ -307,3 +458,30 @@ class ArithmeticCodec(Codec):
             "segment_tokens": [s.n_tokens for s in p.segments],
             "segment_payload_bytes": lengths,
         }
+
+
+def _online_text(profile: Profile) -> str:
+    spec = profile.online
+    parts = ([f"adaptive bias (rate {spec.bias_rate})"] if spec.bias_rate else []) + (
+        [f"match model (order {spec.match_order})"] if spec.match_order else [])
+    return ", ".join(parts) or "none"
+
+
+def _prime(exact, tok, profile: Profile, dictionary: bytes | None) -> tuple[list[int], Online | None]:
+    """The inputs every segment starts with ([start] and the dictionary's last tokens) and
+    the online models' state after learning the dictionary (None when the profile runs
+    none). Encoder and decoder both call this: the same state on both sides."""
+    prefix = [tok.start_id]
+    online = Online(profile.online, tok.vocab_size) if profile.online.active else None
+    if dictionary:
+        limit = min(DICT_TOKENS, profile.window.size // 2) if profile.window.size else DICT_TOKENS
+        dict_tokens = tok.encode(dictionary)[-limit:]
+        prefix += [tok.model_input(t) for t in dict_tokens]
+        if online is not None:
+            from .. import engine
+
+            for _, start, weights in engine.sequence_weights(exact, [prefix[:-1]], tok.symbol_count, profile.window):
+                for row, symbol in zip(weights, dict_tokens[start : start + len(weights)]):
+                    online.adjust(row)
+                    online.update(symbol)
+    return prefix, online

@@ -58,6 +58,9 @@ class Codec:
     name: str = ""
     mode: int = -1  # the header's mode byte; never reuse a number
     lossy: bool = False
+    # Lossless codecs whose decoder computes (a model): the header keeps a checksum of the
+    # original to confirm the decode. A lossless codec may also be replaced by a fallback.
+    checked: bool = True
     config_class: type | None = None  # the dataclass of this codec's settings, if any
 
     def encode(self, data: bytes, ctx: Context) -> Encoded:
@@ -66,6 +69,6 @@ class Codec:
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
         raise NotImplementedError
 
-    def describe(self, params: bytes) -> dict:
+    def describe(self, header: Header, payload: bytes) -> dict:
         """Human/JSON-friendly view of the params block; pure parsing, no model."""
         return {}

@@ -34,7 +34,7 @@ from ..config import SemanticConfig, SummaryConfig
 from ..container import Header, Reader, Writer, crc32
 from ..errors import FormatError, IntegrityError, LLMPackError
 from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
-from .arithmetic import ArithmeticCodec, Params as ArithmeticParams, refuse_float_numerics, threads
+from .arithmetic import ArithmeticCodec, ParamsV3 as ArithmeticParams, refuse_float_numerics, threads
 from .base import Codec, Context, Encoded
 from .zstd import zstd_compress, zstd_decompress
 
@@ -334,8 +334,8 @@ class SemanticCodec(Codec):
             pos += n
         return out
 
-    def describe(self, params: bytes) -> dict:
-        p = Params.unpack(params)
+    def describe(self, header: Header, payload: bytes) -> dict:
+        p = Params.unpack(header.params)
         info = {
             "prompts": [s.prompt.decode("utf-8", "replace") for s in p.sections],
             "seeds": [s.seed for s in p.sections],

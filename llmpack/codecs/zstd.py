@@ -1,4 +1,5 @@
-"""`zstd` mode: plain zstd inside the container. A baseline, and a model-free option."""
+"""`zstd` and `stored` modes: plain zstd, or the bytes as they are, inside the container.
+Baselines, model-free options, and what a file falls back to when the model loses."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def zstd_decompress(data: bytes, size: int) -> bytes:
 class ZstdCodec(Codec):
     name = "zstd"
     mode = 0
+    checked = False  # zstd's frame and the container's CRCs are the checks
 
     def encode(self, data: bytes, ctx: Context) -> Encoded:
         return Encoded(params=b"", payload=zstd_compress(data))
@@ -45,5 +47,21 @@ class ZstdCodec(Codec):
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
         return zstd_decompress(payload, header.original_size)
 
-    def describe(self, params: bytes) -> dict:
+    def describe(self, header: Header, payload: bytes) -> dict:
         return {"level": ZSTD_LEVEL}
+
+
+class StoredCodec(Codec):
+    """The input as it is: for empty, tiny or incompressible inputs."""
+
+    name = "stored"
+    mode = 4
+    checked = False  # the payload is the original: the container's CRCs check it
+
+    def encode(self, data: bytes, ctx: Context) -> Encoded:
+        return Encoded(params=b"", payload=data)
+
+    def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
+        if len(payload) != header.original_size:
+            raise FormatError("corrupt stored data: wrong length")
+        return payload

@@ -1,0 +1,134 @@
+"""Online models of the document, mixed with the LLM's next-token weights.
+
+Both sides of the coder run the same updates on the same tokens, so the adjusted
+weights are a function of the model's weights and the segment's earlier tokens only.
+They stay exact on any machine: integer counts and sums, and otherwise only
+elementwise IEEE-754 operations (+ - * / floor, correctly rounded everywhere, never
+fused by numpy) and table lookups; no libm exp or log, no float reduction.
+
+- Adaptive bias (Nacrith's per-document bias): weights times exp(b), b over the
+  vocabulary, trained by SGD on each token's log-loss (b += rate * (onehot - p)).
+  exp comes from a table on a fixed grid, p's normaliser is an exact integer sum.
+- Match model (LZP): the token that followed the last occurrence of the current
+  context of MATCH_ORDER tokens is predicted, with a weight learned per match length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .exact.tables import exp64
+
+BIAS_GRID = 256  # exp(b) is looked up at b rounded to a multiple of 1/BIAS_GRID ...
+BIAS_LIMIT = 4  # ... with b clipped to [-BIAS_LIMIT, BIAS_LIMIT]
+FIXED_POINT = float(1 << 32)  # weights times exp(b) are summed as integers of this scale: 49152 * e^4 * 2^32 < 2^63
+MATCH_BUCKETS = 16  # match lengths 0, 1, ... 15+ each learn their own weight
+WEIGHT_FLOOR, WEIGHT_CEIL = 1.0 / 1024, 1023.0 / 1024  # a match weight never becomes certain
+MATCH_RATE = 0.02  # SGD step of the match weights
+
+
+@dataclass(frozen=True)
+class OnlineSpec:
+    """Which online models run, with their constants. Part of a coding profile: a
+    recorded profile never changes."""
+
+    bias_rate: float = 0.0  # SGD step of the adaptive bias; 0: off
+    match_order: int = 0  # context tokens the match model hashes; 0: off
+
+    @property
+    def active(self) -> bool:
+        return bool(self.bias_rate or self.match_order)
+
+
+OFF = OnlineSpec()
+
+
+def _bias_table() -> np.ndarray:
+    k = np.arange(-BIAS_LIMIT * BIAS_GRID, BIAS_LIMIT * BIAS_GRID + 1, dtype=np.float64)
+    return exp64(k / BIAS_GRID).astype(np.float32).astype(np.float64)
+
+
+class Online:
+    """One segment's online models. adjust() then update() for each position, in order."""
+
+    _table: np.ndarray | None = None
+
+    def __init__(self, spec: OnlineSpec, vocab: int) -> None:
+        self.spec, self.vocab = spec, vocab
+        if spec.bias_rate:
+            if Online._table is None:
+                Online._table = _bias_table()
+            self.bias = np.zeros(vocab)
+            self.index = np.full(vocab, BIAS_LIMIT * BIAS_GRID, dtype=np.int64)  # table index of exp(b)
+            self.p = np.zeros(vocab)
+        if spec.match_order:
+            self.history: list[int] = []
+            self.seen: dict[tuple, int] = {}  # context -> position after its latest occurrence
+            self.pointer = -1  # position in history of the predicted token, or -1
+            self.length = 0  # tokens matched so far
+            self.weights = [0.25] * MATCH_BUCKETS
+        self.predicted = -1
+
+    def adjust(self, w: np.ndarray) -> np.ndarray:
+        """The coder's weights for this position from the model's (a row, modified in place
+        and kept until update())."""
+        v = self.vocab
+        q = w[:v]
+        if self.spec.bias_rate:
+            q *= Online._table[self.index]  # both factors are float32 values: the product is exact
+        q *= FIXED_POINT
+        np.floor(q, out=q)  # integers from here on: sums are exact in any order
+        self.norm = float(q.astype(np.int64).sum())
+        if self.spec.bias_rate:
+            np.divide(q, self.norm, out=self.p)
+        self.row, self.predicted = w, -1
+        if self.spec.match_order and self.pointer >= 0 and self.history[self.pointer] < v:
+            y = self.predicted = self.history[self.pointer]
+            self.model_y = float(q[y])
+            lam = self.weights[min(self.length, MATCH_BUCKETS - 1)]
+            q[y] += self.norm * (lam / (1.0 - lam))  # (1 - lam) p + lam onehot(y), unnormalised
+        return w
+
+    def update(self, symbol: int) -> None:
+        """Learn from the symbol just coded at this position."""
+        if self.spec.bias_rate:
+            b = self.bias
+            b -= self.spec.bias_rate * self.p
+            if symbol < self.vocab:
+                b[symbol] += self.spec.bias_rate
+            np.clip(b, -BIAS_LIMIT, BIAS_LIMIT, out=b)
+            np.rint(b * BIAS_GRID, out=self.p)
+            self.index = self.p.astype(np.int64) + BIAS_LIMIT * BIAS_GRID
+        if self.spec.match_order:
+            self._learn_match(symbol)
+            self._follow(symbol)
+
+    def _learn_match(self, symbol: int) -> None:
+        """One SGD step on the match weight's log-loss: d/dlam log((1 - lam) p + lam [x = y])."""
+        if self.predicted < 0:
+            return
+        bucket = min(self.length, MATCH_BUCKETS - 1)
+        lam = self.weights[bucket]
+        if symbol == self.predicted:
+            p = self.model_y / self.norm
+            grad = (1.0 - p) / ((1.0 - lam) * p + lam)
+        else:
+            grad = -1.0 / (1.0 - lam)
+        self.weights[bucket] = min(WEIGHT_CEIL, max(WEIGHT_FLOOR, lam + MATCH_RATE * grad))
+
+    def _follow(self, symbol: int) -> None:
+        """Extend the current match by the symbol, or look for a new one."""
+        if self.pointer >= 0:
+            if self.history[self.pointer] == symbol:
+                self.pointer, self.length = self.pointer + 1, self.length + 1
+            else:
+                self.pointer, self.length = -1, 0
+        self.history.append(symbol)
+        k = self.spec.match_order
+        if len(self.history) >= k:
+            context = tuple(self.history[-k:])
+            if self.pointer < 0 and context in self.seen:
+                self.pointer, self.length = self.seen[context], 0
+            self.seen[context] = len(self.history)

@@ -1,0 +1,79 @@
+"""Coding profiles: everything a model-coded stream's probabilities depend on besides
+the model and the tokens, recorded in a header as one number.
+
+A profile fixes the exact engine's numerics, the range coder's precision, the context
+window and the online models with all their constants. Numbers are never reused and a
+profile never changes once released: files name them. Levels (config.LEVELS) choose a
+profile plus encoder-only settings (segment length, batch rows) that need no record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import FormatError
+from .exact.numerics import DEFAULT as X1, Numerics
+from .online import OFF, OnlineSpec
+
+PRECISION_BITS = 24  # constriction's default for its range coder
+
+
+@dataclass(frozen=True)
+class Window:
+    """How much context each token sees. A segment longer than `size` slides: when the
+    cache is full, the oldest `slide` inputs after the start token are dropped and the
+    rest re-encoded from position 1 (the start token stays at 0 as an attention sink).
+    The exact engine makes that re-encoding equal to any other way of computing it, so
+    the encoder (full passes per window) and the decoder (steps, re-encoding at each
+    slide) agree. Recorded in headers."""
+
+    size: int  # most positions in the KV cache; 0: unlimited (a segment is one window)
+    slide: int  # inputs dropped when it fills; more means fewer re-encodings, less context
+
+    def starts(self, n: int) -> list[tuple[int, int, int]]:
+        """The windows that predict an n-input sequence x: (a, end, emit) = the inputs
+        [x0] + x[a+1:end] at positions 0.., whose outputs from position `emit` on predict
+        the tokens a+emit .. end-1. The first window has a = 0 and emit = 0."""
+        if not self.size or n <= self.size:
+            return [(0, n, 0)]
+        out = [(0, self.size, 0)]
+        first = self.size  # first token the next window predicts
+        while first < n:
+            a = first - (self.size - self.slide)
+            out.append((a, min(n, a + self.size), self.size - self.slide))
+            first = a + self.size
+        return out
+
+
+@dataclass(frozen=True)
+class Profile:
+    numerics: Numerics
+    precision: int  # range coder precision in bits
+    window: Window
+    online: OnlineSpec = OFF
+
+
+PROFILES: dict[int, Profile] = {
+    # Format 3's coding: no online models; segments never outgrow the window.
+    1: Profile(X1, PRECISION_BITS, Window(2048, 512)),
+    # The adaptive bias (about 1.3% fewer bits on prose, 0.3 ms per token).
+    2: Profile(X1, PRECISION_BITS, Window(2048, 512), OnlineSpec(bias_rate=0.1)),
+    # Longer context for long segments: 4096-token window sliding by 1024.
+    3: Profile(X1, PRECISION_BITS, Window(4096, 1024), OnlineSpec(bias_rate=0.1)),
+    # Everything: the match model as well.
+    4: Profile(X1, PRECISION_BITS, Window(4096, 1024), OnlineSpec(bias_rate=0.1, match_order=6)),
+}
+
+
+def get(number: int) -> Profile:
+    try:
+        return PROFILES[number]
+    except KeyError:
+        raise FormatError(f"unknown coding profile {number} (file from a newer llmpack?)") from None
+
+
+def number_of(profile: Profile) -> int:
+    for n, p in PROFILES.items():
+        if p == profile:
+            return n
+    raise ValueError(f"profile {profile} is not registered")
