@@ -90,19 +90,22 @@ def _pack(codec, data: bytes, ctx: Context) -> bytes:
 class Decompressor:
     """Reusable decompressor; `model` overrides the model named in the header (same fingerprint required)."""
 
-    def __init__(self, model: str | LoadedModel | None = None, progress: Progress | None = None, device: str = "auto") -> None:
-        """device: where the model runs ("auto", "cpu", "cuda"); the decoded bytes are the same."""
+    def __init__(self, model: str | LoadedModel | None = None, progress: Progress | None = None, device: str = "auto",
+                 dictionary: bytes | None = None) -> None:
+        """device: where the model runs ("auto", "cpu", "cuda"); the decoded bytes are the same.
+        dictionary: the priming text a file was compressed with (arithmetic mode's -D)."""
         from .exact.backends import resolve_device
 
         resolve_device(device)  # an unusable device is an error even for files that need no model
         self.ctx = _context(model, progress)
         self.device = device
+        self.dictionary = dictionary
         self.header: container.Header | None = None  # the last file's header (e.g. to see if it was lossy)
 
     def decompress(self, blob: bytes) -> bytes:
         header, payload = container.unpack(bytes(blob))
         self.header = header
-        codec = _codec_for(header, self.device)
+        codec = _codec_for(header, self.device, self.dictionary)
         data = codec.decode(header, payload, self.ctx)
         if not header.lossy:
             if len(data) != header.original_size:
@@ -112,12 +115,15 @@ class Decompressor:
         return data
 
 
-def _codec_for(header: container.Header, device: str = "auto"):
+def _codec_for(header: container.Header, device: str = "auto", dictionary: bytes | None = None):
     cls = BY_MODE.get(header.mode)
     if cls is None:
         raise FormatError(f"unknown mode {header.mode} (file from a newer llmpack?)")
-    if cls.config_class is not None and device != "auto":
-        return cls(dataclasses.replace(cls.config_class(), device=device))
+    settings = {"device": device} if device != "auto" else {}
+    if dictionary is not None and cls.config_class is not None and "dictionary" in {f.name for f in dataclasses.fields(cls.config_class)}:
+        settings["dictionary"] = dictionary
+    if cls.config_class is not None and settings:
+        return cls(dataclasses.replace(cls.config_class(), **settings))
     return cls()
 
 
@@ -126,8 +132,9 @@ def compress(data: bytes, *, mode: str = DEFAULT_MODE, model: str | LoadedModel 
     return Compressor(mode=mode, model=model, **options).compress(data)
 
 
-def decompress(blob: bytes, *, model: str | LoadedModel | None = None, device: str = "auto") -> bytes:
-    return Decompressor(model=model, device=device).decompress(blob)
+def decompress(blob: bytes, *, model: str | LoadedModel | None = None, device: str = "auto",
+               dictionary: bytes | None = None) -> bytes:
+    return Decompressor(model=model, device=device, dictionary=dictionary).decompress(blob)
 
 
 def inspect(blob: bytes) -> dict:

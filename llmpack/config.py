@@ -127,6 +127,9 @@ class SemanticConfig:
     threads: int | None = None  # as ArithmeticConfig.threads
     device: str = "auto"  # as ArithmeticConfig.device
 
+    # Lossless semantic files fall back to zstd or stored bytes where those are smaller.
+    fallback: bool = True
+
     # Residual text is range-coded in segments of at least this many tokens, stepped
     # together: inserted text is fragmented anyway, and short segments keep it fast.
     residual_segment_tokens: int = 32

@@ -1,6 +1,5 @@
 """The arithmetic codec's mechanics on the tiny random model."""
 
-import os
 
 import pytest
 import torch
@@ -168,3 +167,85 @@ def test_hostile_segment_sizes_are_refused_before_allocating(tiny_model):
 def test_params_reject_garbage(raw):
     with pytest.raises(FormatError):
         Params.unpack(raw, 100, b"x" * 8)
+
+
+# -- levels, sliding windows, online models, dictionaries ------------------------------
+LONG = b"".join(b"Line %d: Alice was beginning to get very tired of sitting by her sister.\n" % (i % 7) for i in range(12))
+
+
+@pytest.mark.parametrize("level", range(1, 10))
+def test_every_level_round_trips(tiny_model, level):
+    blob = _round_trip(tiny_model, LONG[:300], ArithmeticConfig(level=level))
+    info = llmpack.inspect(blob)
+    assert info["profile"] == __import__("llmpack.config", fromlist=["LEVELS"]).LEVELS[level].profile
+    assert info["segments"] == 1  # a small input is one segment at every level
+
+
+@pytest.fixture
+def small_window(monkeypatch):
+    """A test profile whose window slides every few tokens, with both online models."""
+    from llmpack import profiles
+    from llmpack.online import OnlineSpec
+
+    profile = profiles.Profile(DEFAULT, 24, profiles.Window(24, 7), OnlineSpec(bias_rate=0.2, match_order=3))
+    monkeypatch.setitem(profiles.PROFILES, 99, profile)
+    return ArithmeticConfig(profile=99, min_segment_tokens=60, max_segment_tokens=200, max_rows=2, fallback=False)
+
+
+def test_sliding_window_and_online_models_round_trip(tiny_model, small_window):
+    """Segments several windows long, the online models learning as they go: the decoder's
+    steps (re-encoding at each slide) give the encoder's weights, in batches of any size."""
+    from llmpack.codecs import arithmetic
+
+    blob = _round_trip(tiny_model, LONG, small_window)
+    info = llmpack.inspect(blob)
+    assert info["profile"] == 99 and info["segments"] > 1 and max(info["segment_sizes"]) > 3 * 24
+    assert "match model" in info["online_models"] and "sliding by 7" in info["window"]
+    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(profile=1, min_segment_tokens=60, max_segment_tokens=200, max_rows=4, fallback=False)).compress(LONG)
+    assert without != blob
+    arithmetic.DECODE_ROWS, before = 1, arithmetic.DECODE_ROWS
+    try:
+        assert llmpack.decompress(blob, model=tiny_model) == LONG
+    finally:
+        arithmetic.DECODE_ROWS = before
+
+
+def test_dictionary_round_trip_and_errors(tiny_model, small_window):
+    from dataclasses import replace
+
+    from llmpack.errors import LLMPackError
+
+    primer = LONG[:200]
+    record = LONG[200:330]
+    cfg = replace(small_window, dictionary=primer)
+    blob = llmpack.Compressor(model=tiny_model, config=cfg).compress(record)
+    assert llmpack.decompress(blob, model=tiny_model, dictionary=primer) == record
+    plain = llmpack.Compressor(model=tiny_model, config=small_window).compress(record)
+    assert blob != plain and llmpack.inspect(blob)["dictionary"]
+    with pytest.raises(LLMPackError, match="compressed with a dictionary.*-D"):
+        llmpack.decompress(blob, model=tiny_model)
+    with pytest.raises(LLMPackError, match="wrong dictionary"):
+        llmpack.decompress(blob, model=tiny_model, dictionary=primer + b"!")
+    with pytest.raises(LLMPackError, match="without a dictionary"):
+        llmpack.decompress(plain, model=tiny_model, dictionary=primer)
+
+
+@pytest.mark.fallback
+def test_whole_file_fallback(tiny_model):
+    """The random tiny model loses to zstd on repetitive text and to storing on random
+    bytes: the file is then a zstd or stored one, decodable without any model."""
+    import random
+
+    from llmpack import container
+
+    assert len(llmpack.compress(b"", model=tiny_model)) == 13
+    text = LONG * 4
+    blob = llmpack.compress(text, model=tiny_model)
+    header, _ = container.unpack(blob)
+    assert llmpack.inspect(blob)["mode"] == "zstd" and not header.fingerprint
+    assert llmpack.decompress(blob) == text
+    rng = random.Random(5)
+    noise = bytes(rng.randrange(256) for _ in range(1024))
+    blob = llmpack.compress(noise, model=tiny_model)
+    assert llmpack.inspect(blob)["mode"] == "stored" and len(blob) <= len(noise) + 16
+    assert llmpack.decompress(blob) == noise

@@ -231,17 +231,24 @@ def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, timeout=300)
 
 
-@pytest.mark.parametrize("mode", ["arithmetic", "semantic", "summary"])
+@pytest.mark.parametrize("mode", ["arithmetic", "arithmetic-9", "semantic", "summary"])
 def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
+    """arithmetic-9: the best level, whose online models run in numpy: one side also
+    dispatches numpy without AVX2/AVX512."""
     data = b"Alice was beginning to get very tired of sitting by her sister on the bank.\n" * 3
     src = tmp_path / "in.txt"
     src.write_bytes(data)
     a, b = OTHER_CPUS["avx2-1thread"], OTHER_CPUS["default-sse42-2threads"]
+    if mode == "arithmetic-9":
+        from test_online import SMALL_NUMPY
+
+        a = {**a, **SMALL_NUMPY}
     home = {"LLMPACK_HOME": str(tmp_path / "home")}
-    extra = ["--prompt-tokens", "6"] if mode != "arithmetic" else []
+    extra = {"semantic": ["--prompt-tokens", "6"], "summary": ["--prompt-tokens", "6"], "arithmetic-9": ["-9"]}.get(mode, [])
+    mode = mode.split("-")[0]
     for enc_env, dec_env, name in ((a, b, "ab"), (b, a, "ba")):
         packed = tmp_path / f"{name}.llmp"
-        enc = _cli(["encode", "-q", "-m", str(tiny_model_dir), "--mode", mode, *extra, str(src), "-o", str(packed)], {**enc_env, **home})
+        enc = _cli(["encode", "-q", "--no-fallback", "-m", str(tiny_model_dir), "--mode", mode, *extra, str(src), "-o", str(packed)], {**enc_env, **home})
         assert enc.returncode == 0, enc.stderr
         dec = _cli(["decode", "-q", "-c", "-m", str(tiny_model_dir), str(packed)], {**dec_env, **home})
         assert dec.returncode == 0, dec.stderr
@@ -251,6 +258,9 @@ def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
         else:
             assert dec.stdout == data
     ab, ba = (tmp_path / "ab.llmp").read_bytes(), (tmp_path / "ba.llmp").read_bytes()
+    import llmpack
+
+    assert llmpack.inspect(ab)["mode"] == mode  # the model coded it (the random tiny model would lose to zstd)
     if mode == "summary":  # the stored MiniLM similarity is a float measurement, not coder numerics
         import llmpack
 

@@ -153,6 +153,17 @@ VerboseOpt = typer.Option(False, "-v", "--verbose", help="Print sizes and speed 
 RecursiveOpt = typer.Option(False, "-r", "--recursive", help="Walk folders given as inputs.")
 ModelOpt = typer.Option(None, "-m", "--model", help="Model: registry id or alias (default smollm2-135m), a Hugging Face folder, or a .gguf file.")
 DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the GPU if there is one), cpu or cuda. Files are the same either way.")
+DictOpt = typer.Option(None, "-D", "--dict", help="arithmetic: a priming text run through the model before the data (as a zstd dictionary); decoding needs the same file.", metavar="FILE")
+
+
+def _dictionary(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise typer.BadParameter(f"{path}: {exc.strerror}", param_hint="-D/--dict") from None
 
 
 def _finish(src: str, dest: str, rm: bool, start: float, n_in: int, n_out: int, verbose: bool, detail: str = "") -> None:
@@ -172,6 +183,9 @@ def encode(
     prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: 48]."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per section [default: 1]."),
     residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: zstd, lm or auto [default: auto]."),
+    level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help="arithmetic: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: 5]."),
+    dictionary: Optional[str] = DictOpt,
+    no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."),
     device: str = DeviceOpt,
     stdout: bool = StdoutOpt,
     force: bool = ForceOpt,
@@ -190,6 +204,15 @@ def encode(
         raise typer.BadParameter(f"{flags} only apply to --mode semantic or summary", param_hint="--mode")
     if residual is not None and mode != "semantic":
         raise typer.BadParameter("applies to --mode semantic only", param_hint="--residual")
+    for name, value in (("--level", level), ("-D/--dict", dictionary)):
+        if value is not None and mode != "arithmetic":
+            raise typer.BadParameter("applies to --mode arithmetic only", param_hint=name)
+    if no_fallback and mode in ("arithmetic", "semantic"):
+        options["fallback"] = False
+    if level is not None:
+        options["level"] = level
+    if dictionary is not None:
+        options["dictionary"] = _dictionary(dictionary)
     if mode != "zstd" and device != "auto":
         options["device"] = device
     compressor = None
@@ -220,6 +243,7 @@ def decode(
     files: Optional[list[str]] = FilesArg,
     output: Optional[str] = OutOpt,
     model: Optional[str] = ModelOpt,
+    dictionary: Optional[str] = DictOpt,
     device: str = DeviceOpt,
     stdout: bool = StdoutOpt,
     force: bool = ForceOpt,
@@ -231,6 +255,7 @@ def decode(
     """Decompress each FILE.llmp to FILE (inputs are kept unless --rm). A lossy (summary)
     file's approximation goes to FILE.summary.EXT, never to the original's name."""
     _check_choice(device, DEVICES, "--device")
+    primer = _dictionary(dictionary)
     decompressor = None
 
     def work(src: str) -> None:
@@ -246,7 +271,7 @@ def decode(
         if decompressor is None:
             from ..api import Decompressor
 
-            decompressor = Decompressor(model=model, device=device)
+            decompressor = Decompressor(model=model, device=device, dictionary=primer)
         start = time.perf_counter()
         with _progress("decoding", quiet) as progress:
             decompressor.ctx.progress = progress

@@ -4,6 +4,7 @@
     llmpack -d FILE.llmp...   = llmpack decode FILE.llmp...   (-z forces encode)
     llmpack -dc F.llmp        short flags combine, as in gzip
     llmpack -V | --version    = llmpack version
+    llmpack -9 FILE           = llmpack encode --level 9 FILE (levels -1 .. -9, also in -9k)
 
 Usage errors print `llmpack: reason (try 'llmpack CMD --help')` and exit 2; Ctrl-C at any
 point prints `llmpack: interrupted` and exits 130.
@@ -11,7 +12,6 @@ point prints `llmpack: interrupted` and exits 130.
 
 from __future__ import annotations
 
-import re
 import sys
 
 from typer.core import TyperGroup
@@ -31,19 +31,32 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def gzip_args(args: list[str], commands) -> list[str]:
-    """Rewrite a gzip-style command line into subcommand form; subcommand lines pass as they are."""
-    if not args or args[0] in commands or args[0] in ("-h", "--help"):
-        return args
+def _split_flags(args: list[str]) -> list[str]:
+    """-dc -> -d -c; -9 -> --level 9 (before any `--`: the rest are file names)."""
     out: list[str] = []
     for i, a in enumerate(args):
-        if a == "--":  # the rest are file names, even if they look like options
+        if a == "--":
             out.extend(args[i:])
             break
-        if re.fullmatch(r"-[A-Za-z]{2,}", a) and set(a[1:]) <= SHORT_FLAGS:
-            out.extend("-" + c for c in a[1:])
+        flags = a[1:]
+        digits = [c for c in flags if c.isdigit()]
+        if a.startswith("-") and len(flags) >= 1 and not a.startswith("--") and len(digits) <= 1 \
+                and set(flags) - set(digits) <= SHORT_FLAGS and (digits or len(flags) >= 2) and "0" not in digits:
+            out.extend("-" + c for c in flags if not c.isdigit())
+            out.extend(["--level", digits[0]] if digits else [])
         else:
             out.append(a)
+    return out
+
+
+def gzip_args(args: list[str], commands) -> list[str]:
+    """Rewrite a gzip-style command line into subcommand form; subcommand lines pass as
+    they are, except that short flags are split and -N becomes --level N."""
+    if not args or args[0] in ("-h", "--help"):
+        return args
+    if args[0] in commands:
+        return args[:1] + _split_flags(args[1:])
+    out = _split_flags(args)
     head = out[: out.index("--")] if "--" in out else out
     if any(a in VERSION_FLAGS for a in head):
         return ["version"]

@@ -10,7 +10,6 @@ token per row and step, and computes the same weights on any machine.
 
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
