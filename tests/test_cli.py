@@ -212,3 +212,24 @@ def test_device_option(run, src, tmp_path, tiny_model_dir):
     if not torch.cuda.is_available():
         result = run("decode", packed, "-c", "-q", "--device", "cuda", "-m", tiny_model_dir)
         assert result.exit_code == 1 and "no CUDA device" in result.output
+
+
+def test_levels_and_dictionary_on_the_command_line(run, src, tmp_path):
+    """-1 .. -9 (also combined, -9c) and --level set the profile; -D primes encode and decode."""
+    import llmpack
+    from llmpack.config import LEVELS
+
+    for args, level in ((["-1"], 1), (["--level", "7"], 7), (["-9"], 9)):
+        out = tmp_path / f"l{level}.llmp"
+        result = run("encode", src, *args, "-o", out)
+        assert result.exit_code == 0, result.output
+        assert llmpack.inspect(out.read_bytes())["profile"] == LEVELS[level].profile
+    primer = tmp_path / "primer.txt"
+    primer.write_bytes(TEXT[:200])
+    result = run("encode", src, "-D", primer, "-o", tmp_path / "d.llmp")
+    assert result.exit_code == 0, result.output
+    assert run("decode", tmp_path / "d.llmp", "-D", primer, "-c").stdout_bytes == TEXT
+    missing = run("decode", tmp_path / "d.llmp", "-c")
+    assert missing.exit_code == 1 and "-D" in missing.stderr and missing.stdout_bytes == b""
+    assert run("encode", src, "--mode", "zstd", "-9", "-c").exit_code == 2  # levels are arithmetic's
+    assert run("encode", src, "-D", tmp_path / "nope", "-c").exit_code == 2

@@ -76,3 +76,29 @@ def test_cli_with_the_default_model(tmp_path):
 def test_models_command_sees_the_installed_default():
     result = CliRunner().invoke(app, ["models"])
     assert "smollm2-135m (default)" in result.stdout and "installed" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["empty", "1 byte", "32 bytes", "300 bytes", "1 KB random"])
+def test_small_inputs_cost_little(pair, name):
+    """Never more than 24 bytes over zstd -19 (as its command line writes it, with a
+    checksum); an empty input in at most 16 bytes; a model-coded file's header at most
+    24 bytes over its range-coded payload."""
+    import random
+
+    import zstandard
+
+    from llmpack import container
+
+    text = corpus("canterbury/alice29.txt", 2000)[1000:]
+    data = {"empty": b"", "1 byte": b"A", "32 bytes": text[:32], "300 bytes": text[:300],
+            "1 KB random": bytes(random.Random(7).randrange(256) for _ in range(1024))}[name]
+    blob = round_trip(pair, data)
+    zstd19 = zstandard.ZstdCompressor(level=19, write_checksum=True).compress(data)
+    assert len(blob) <= len(zstd19) + 24
+    if not data:
+        assert len(blob) <= 16
+    header, payload = container.unpack(blob)
+    if header.mode == 1:
+        assert len(blob) - len(payload) <= 24
+    if name == "300 bytes":
+        assert header.mode == 1 and llmpack.inspect(blob)["model"] == "smollm2-135m"
