@@ -91,7 +91,7 @@ def test_small_inputs_cost_little(pair, name):
 
     text = corpus("canterbury/alice29.txt", 2000)[1000:]
     data = {"empty": b"", "1 byte": b"A", "32 bytes": text[:32], "300 bytes": text[:300],
-            "1 KB random": bytes(random.Random(7).randrange(256) for _ in range(1024))}[name]
+            "1 KB random": random.Random(7).randbytes(1024)}[name]
     blob = round_trip(pair, data)
     zstd19 = zstandard.ZstdCompressor(level=19, write_checksum=True).compress(data)
     assert len(blob) <= len(zstd19) + 24
