@@ -63,8 +63,8 @@ LEVELS: dict[int, Level] = {
     5: Level(2048, 2),
     6: Level(4096, 3),
     7: Level(8192, 3),
-    8: Level(16384, 3),
-    9: Level(16384, 4),
+    8: Level(12288, 3),
+    9: Level(16384, 3),
 }
 DEFAULT_LEVEL = 5
 

@@ -105,6 +105,14 @@ class Online:
             self._learn_match(symbol)
             self._follow(symbol)
 
+    def observe(self, tokens: list[int]) -> None:
+        """Add tokens to the match model's history without coding them (a dictionary's
+        text beyond the model's window: matches into it cost nothing to find)."""
+        if self.spec.match_order:
+            for t in tokens:
+                self._follow(t)
+            self.pointer, self.length = -1, 0  # a match starts within the coded text's own context
+
     def _learn_match(self, symbol: int) -> None:
         """One SGD step on the match weight's log-loss: d/dlam log((1 - lam) p + lam [x = y])."""
         if self.predicted < 0:

@@ -95,3 +95,16 @@ def test_same_weights_with_numpy_on_a_smaller_cpu():
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == _digest(spec)
     assert FIXED_POINT == 2.0**32
+
+
+def test_match_model_finds_observed_dictionary_text():
+    """A dictionary's text beyond the window is observed, not coded: matches into it are found."""
+    online = Online(OnlineSpec(match_order=3), VOCAB)
+    online.observe([7, 8, 9, 10, 11, 12, 13] + [1] * 5)
+    for t in (7, 8, 9):
+        online.adjust(_model_rows(1)[0])
+        online.update(t)
+    row = _model_rows(1, seed=11)[0]
+    before = row[10] / row[:VOCAB].sum()
+    online.adjust(row)
+    assert online.predicted == 10 and row[10] / row.sum() > 2 * before

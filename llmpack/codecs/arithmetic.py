@@ -32,7 +32,7 @@ MODEL, ZSTD, RAW = 0, 1, 2
 METHOD_NAMES = {MODEL: "model", ZSTD: "zstd", RAW: "raw"}
 FLAG_CRLF = 0x01  # input had CRLF line ends only; the coded text has LF
 FLAG_DICT = 0x02  # format 4: coded after a dictionary, whose id follows
-DICT_ID_BYTES = 8  # truncated SHA-256 of the dictionary
+DICT_ID_BYTES = 4  # truncated SHA-256 of the dictionary: tells a wrong one apart (the checksum of the original backs it)
 DICT_TOKENS = 1024  # the dictionary's last tokens that prime each segment (at most half a window)
 # The decoder steps at most this many segments together, and keeps their KV caches
 # within KV_BUDGET bytes (a 2048-token window costs 94 MB per row for SmolLM2-135M).
@@ -468,16 +468,20 @@ def _online_text(profile: Profile) -> str:
 
 def _prime(exact, tok, profile: Profile, dictionary: bytes | None) -> tuple[list[int], Online | None]:
     """The inputs every segment starts with ([start] and the dictionary's last tokens) and
-    the online models' state after learning the dictionary (None when the profile runs
-    none). Encoder and decoder both call this: the same state on both sides."""
+    the online models' state after learning the dictionary: the match model's history
+    holds all of it, and both models learn its last tokens as if coding them. None when
+    the profile runs no online models. Encoder and decoder both call this."""
     prefix = [tok.start_id]
     online = Online(profile.online, tok.vocab_size) if profile.online.active else None
     if dictionary:
         limit = min(DICT_TOKENS, profile.window.size // 2) if profile.window.size else DICT_TOKENS
-        dict_tokens = tok.encode(dictionary)[-limit:]
+        every = tok.encode(dictionary)
+        dict_tokens = every[-limit:]
         prefix += [tok.model_input(t) for t in dict_tokens]
         if online is not None:
             from .. import engine
+
+            online.observe(every[: len(every) - len(dict_tokens)])  # the match model sees all of it
 
             for _, start, weights in engine.sequence_weights(exact, [prefix[:-1]], tok.symbol_count, profile.window):
                 for row, symbol in zip(weights, dict_tokens[start : start + len(weights)]):
