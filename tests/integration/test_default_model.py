@@ -56,8 +56,8 @@ def test_edge_cases(pair, data):
 def test_random_bytes_fall_back_without_growing_much(pair):
     data = os.urandom(4096)
     blob = round_trip(pair, data)
-    assert set(llmpack.inspect(blob)["segment_methods"]) <= {"raw", "zstd"}
-    assert len(blob) < len(data) + 300
+    assert llmpack.inspect(blob)["mode"] == "stored"  # the whole-file fallback: no model needed to decode
+    assert len(blob) <= len(data) + 24
 
 
 def test_cli_with_the_default_model(tmp_path):
