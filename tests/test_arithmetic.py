@@ -65,11 +65,15 @@ def test_segments_are_recorded_and_decoded_in_any_batches(tiny_model, monkeypatc
 
 
 def test_fallback_keeps_zstd_where_it_beats_the_model(tiny_model):
-    data = b"0123456789" * 300  # a random model is bad at this; zstd is excellent
-    blob = _round_trip(tiny_model, data)
+    # A random model alone is bad at this and zstd is excellent (profile 1: no online
+    # models; the match model would learn the repeats and win).
+    data = b"0123456789" * 300
+    blob = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=1))
     assert set(llmpack.inspect(blob)["segment_methods"]) == {"zstd"}
-    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)).compress(data)
+    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=1, fallback=False)).compress(data)
     assert len(blob) < len(without)
+    matched = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=2, fallback=False))
+    assert len(matched) < len(without) / 2  # the match model learns the repeats
 
 
 def test_fallback_keeps_the_model_where_it_wins():
