@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .profiles import Window
+from .profiles import UNLIMITED, Window
 
 # Encoder passes: at most this many token positions at once (rows x length). Long
 # segments run as several passes over the KV cache (same bits as one pass). Big enough
@@ -47,7 +47,6 @@ class _Weights:
         return out
 
 
-UNLIMITED = Window(0, 0)
 
 
 def _prefill(exact, ids: torch.Tensor, start: int, cache) -> torch.Tensor:

@@ -105,6 +105,13 @@ class Online:
             self._learn_match(symbol)
             self._follow(symbol)
 
+    def learn(self, rows: np.ndarray, symbols: list[int]) -> None:
+        """adjust() then update() for each row of known weights and its symbol, in order
+        (the encoder, which knows every token; rows are adjusted in place)."""
+        for row, symbol in zip(rows, symbols):
+            self.adjust(row)
+            self.update(symbol)
+
     def observe(self, tokens: list[int]) -> None:
         """Add tokens to the match model's history without coding them (a dictionary's
         text beyond the model's window: matches into it cost nothing to find)."""

@@ -45,6 +45,9 @@ class Window:
         return out
 
 
+UNLIMITED = Window(0, 0)  # format 3 and embedded streams: a segment is one window
+
+
 @dataclass(frozen=True)
 class Profile:
     numerics: Numerics

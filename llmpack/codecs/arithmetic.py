@@ -23,7 +23,7 @@ from ..errors import FormatError, IntegrityError, LLMPackError
 from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
 from .. import profiles, rangecoder, segments as seg
 from ..online import OFF, Online
-from ..profiles import Profile, Window
+from ..profiles import UNLIMITED, Profile
 from .base import Codec, Context, Encoded
 from .zstd import zstd_compress, zstd_decompress
 
@@ -218,7 +218,7 @@ def _batches(items: list, rows: int) -> list[list]:
 
 def _legacy_profile(numerics: Numerics, precision: int) -> Profile:
     """Format 3 and embedded streams: the model alone, each segment one window."""
-    return Profile(numerics, precision, Window(0, 0), OFF)
+    return Profile(numerics, precision, UNLIMITED, OFF)
 
 
 def _decode_rows(exact, capacity: int) -> int:
@@ -285,9 +285,7 @@ class ArithmeticCodec(Codec):
             for j, start, weights in engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, len(prefix) - 1):
                 symbols = tokens[j][start : start + len(weights)]
                 if online is not None:
-                    for row, symbol in zip(weights, symbols):
-                        online[j].adjust(row)
-                        online[j].update(symbol)
+                    online[j].learn(weights, symbols)
                 encoders[j].encode_all(symbols, weights)
                 token_bits[j] += engine.bits(weights, symbols)
                 done += len(tok.decode(symbols))
@@ -484,7 +482,5 @@ def _prime(exact, tok, profile: Profile, dictionary: bytes | None) -> tuple[list
             online.observe(every[: len(every) - len(dict_tokens)])  # the match model sees all of it
 
             for _, start, weights in engine.sequence_weights(exact, [prefix[:-1]], tok.symbol_count, profile.window):
-                for row, symbol in zip(weights, dict_tokens[start : start + len(weights)]):
-                    online.adjust(row)
-                    online.update(symbol)
+                online.learn(weights, dict_tokens[start : start + len(weights)])
     return prefix, online
