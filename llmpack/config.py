@@ -56,15 +56,15 @@ class Level:
 # with segment length (steps), compression improves with it (context). Measured on
 # alice29 (eval/levels.py; README table).
 LEVELS: dict[int, Level] = {
-    1: Level(256, 1),
-    2: Level(512, 1),
-    3: Level(768, 1),  # format 3's default
-    4: Level(1024, 2),
-    5: Level(2048, 2),
-    6: Level(4096, 3),
-    7: Level(8192, 3),
-    8: Level(12288, 3),
-    9: Level(16384, 3),
+    1: Level(256, 4),
+    2: Level(512, 4),
+    3: Level(768, 4),  # format 3's default
+    4: Level(1024, 5),
+    5: Level(2048, 5),
+    6: Level(4096, 6),
+    7: Level(8192, 6),
+    8: Level(12288, 6),
+    9: Level(16384, 6),
 }
 DEFAULT_LEVEL = 5
 
@@ -137,7 +137,7 @@ class SemanticConfig:
     def arithmetic(self) -> ArithmeticConfig:
         """How residual text is range-coded with --residual lm: the same numerics."""
         return ArithmeticConfig(threads=self.threads, device=self.device, min_segment_tokens=self.residual_segment_tokens,
-                                max_segment_tokens=768, profile=1)
+                                max_segment_tokens=768, profile=4)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import FormatError
-from .exact.numerics import DEFAULT as X1, Numerics
+from .exact.numerics import DEFAULT as X2, V1 as X1, Numerics
 from .online import OFF, OnlineSpec
 
 PRECISION_BITS = 24  # constriction's default for its range coder
@@ -64,6 +64,10 @@ PROFILES: dict[int, Profile] = {
     2: Profile(X1, PRECISION_BITS, Window(2048, 512), OnlineSpec(bias_rate=0.1, match_order=6)),
     # Longer context for long segments: a 4096-token window sliding by 1024.
     3: Profile(X1, PRECISION_BITS, Window(4096, 1024), OnlineSpec(bias_rate=0.1, match_order=6)),
+    # 1-3 with numerics version 2 (a correctly rounded sqrt: the same bits on any CPU or GPU).
+    4: Profile(X2, PRECISION_BITS, Window(2048, 512)),
+    5: Profile(X2, PRECISION_BITS, Window(2048, 512), OnlineSpec(bias_rate=0.1, match_order=6)),
+    6: Profile(X2, PRECISION_BITS, Window(4096, 1024), OnlineSpec(bias_rate=0.1, match_order=6)),
 }
 
 

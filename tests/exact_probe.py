@@ -41,4 +41,5 @@ if __name__ == "__main__":
     from llmpack.exact import ExactLM
 
     backend = sys.argv[1] if len(sys.argv) > 1 else "auto"
-    print(logits_hash(ExactLM(golden_model(), backend=backend)), torch.get_num_threads())
+    device = sys.argv[2] if len(sys.argv) > 2 else "cpu"
+    print(logits_hash(ExactLM(golden_model(), backend=backend, device=device)), torch.get_num_threads())

@@ -65,14 +65,14 @@ def test_segments_are_recorded_and_decoded_in_any_batches(tiny_model, monkeypatc
 
 
 def test_fallback_keeps_zstd_where_it_beats_the_model(tiny_model):
-    # A random model alone is bad at this and zstd is excellent (profile 1: no online
+    # A random model alone is bad at this and zstd is excellent (profile 4: no online
     # models; the match model would learn the repeats and win).
     data = b"0123456789" * 300
-    blob = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=1))
+    blob = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=4))
     assert set(llmpack.inspect(blob)["segment_methods"]) == {"zstd"}
-    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=1, fallback=False)).compress(data)
+    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=4, fallback=False)).compress(data)
     assert len(blob) < len(without)
-    matched = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=2, fallback=False))
+    matched = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=5, fallback=False))
     assert len(matched) < len(without) / 2  # the match model learns the repeats
 
 
@@ -205,7 +205,7 @@ def test_sliding_window_and_online_models_round_trip(tiny_model, small_window):
     info = llmpack.inspect(blob)
     assert info["profile"] == 99 and info["segments"] > 1 and max(info["segment_sizes"]) > 3 * 24
     assert "match model" in info["online_models"] and "sliding by 7" in info["window"]
-    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(profile=1, min_segment_tokens=60, max_segment_tokens=200, max_rows=4, fallback=False)).compress(LONG)
+    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(profile=4, min_segment_tokens=60, max_segment_tokens=200, max_rows=4, fallback=False)).compress(LONG)
     assert without != blob
     arithmetic.DECODE_ROWS, before = 1, arithmetic.DECODE_ROWS
     try:

@@ -16,11 +16,13 @@ import torch
 from exact_probe import IDS, golden_model, logits_hash
 from llmpack.errors import ModelError
 from llmpack.exact import DEFAULT, ExactLM, Numerics, backends, ops, tables
+from llmpack.exact.numerics import V1
 
 # sha256 of the golden model's exact logits (tests/exact_probe.py). It changes only when
 # the numerics do: then bump llmpack.exact.numerics.VERSION (old files must be refused,
-# not decoded to wrong bytes) and update this value deliberately.
-GOLDEN = "9bf690c6b6cc4405"
+# not decoded to wrong bytes) and update this value deliberately. Numerics version 2; an
+# H100 (CUDA, torch 2.11) computed the same hash on 2026-11-27.
+GOLDEN = "8b47a494cdfb6b9c"
 ROOT = Path(__file__).resolve().parent.parent
 
 # Environments that make torch on this machine behave like other CPUs.
@@ -45,6 +47,33 @@ def _forward(exact, ids: list[list[int]], start: int = 0, cache=None, keep=None)
 
 def test_golden_hash(golden):
     assert logits_hash(golden) == GOLDEN, "the numerics changed: bump numerics.VERSION and update GOLDEN"
+
+
+def _smollm_shaped(layers: int = 2, vocab: int = 1000):
+    """A random model with SmolLM2-135M's widths (576 hidden, 9/3 heads of 64, 1536 MLP)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(7)
+    config = LlamaConfig(vocab_size=vocab, hidden_size=576, intermediate_size=1536, num_hidden_layers=layers,
+                         num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
+                         tie_word_embeddings=True)
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (CI has none)")
+def test_same_bits_on_cuda(golden):
+    """The GPU computes the CPU's bits: the golden hash, and a SmolLM2-shaped model's full
+    pass and one-token steps."""
+    assert logits_hash(ExactLM(golden_model(), device="cuda")) == GOLDEN
+    model = _smollm_shaped()
+    cpu, gpu = ExactLM(model, backend="portable"), ExactLM(model, device="cuda")
+    ids = [[(31 * i * i + 7 * i) % 1000 for i in range(300)], [(17 * i + 5) % 1000 for i in range(300)]]
+    full = _forward(cpu, ids)[0]
+    assert torch.equal(_forward(gpu, ids)[0], full)
+    cache = gpu.new_cache(2, 300)
+    _forward(gpu, [row[:280] for row in ids], 0, cache)
+    steps = [_forward(gpu, [[row[p]] for row in ids], p, cache)[0][:, 0] for p in range(280, 300)]
+    assert torch.equal(torch.stack(steps, dim=1), full[:, 280:])
 
 
 @pytest.mark.parametrize("name", sorted(OTHER_CPUS))
@@ -215,12 +244,31 @@ def test_tree_sum_ignores_trailing_zeros_and_quantize_bounds():
     assert torch.equal(ops.quantize(torch.zeros(2, 3), 511)[0], torch.zeros(2, 3))
 
 
+def test_sqrt_is_correctly_rounded():
+    """ops.sqrt against numpy's (IEEE, correctly rounded) on random, tiny, huge and exact
+    squares; torch.sqrt itself is a ulp off on many of these on MKL builds."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.random(100_000) * 1e3, rng.random(10_000) * 1e-30, rng.random(10_000) * 1e30,
+                        np.arange(1, 5000) ** 2.0, [0.0, 1e-45, 2.0**-126, 3.4e38]]).astype(np.float32)
+    assert np.array_equal(ops.sqrt(torch.from_numpy(x)).numpy(), np.sqrt(x))
+    assert np.array_equal(ops.corrected_sqrt(torch.from_numpy(x)).numpy(), np.sqrt(x))  # the GPU's path
+
+
+def test_version_1_keeps_torch_sqrt(golden):
+    """Files made with numerics x1 decode where they did: its engine still takes torch.sqrt."""
+    old = ExactLM(golden_model(), V1, backend="portable")
+    x = torch.randn(3, 64) * 5
+    assert torch.equal(old._norm(x, old.norm), ops.rms_norm(x, old.norm, old.cfg.eps, exact_sqrt=False))
+    assert torch.equal(golden._norm(x, golden.norm), ops.rms_norm(x, golden.norm, golden.cfg.eps))
+
+
 def test_numerics_tag_round_trips_and_refuses_others():
     assert Numerics.parse(DEFAULT.tag()) == DEFAULT
+    assert Numerics.parse(V1.tag()) == V1  # files made with version 1 are still read
     from llmpack.errors import FormatError
 
     with pytest.raises(FormatError, match="x9"):
-        Numerics.parse(DEFAULT.tag().replace("x1/", "x9/", 1))
+        Numerics.parse(DEFAULT.tag().replace(f"x{DEFAULT.version}/", "x9/", 1))
     with pytest.raises(FormatError, match="unknown numerics"):
         Numerics.parse("torch 2.4/transformers 4.50/k2")
 

@@ -212,7 +212,7 @@ class ExactLM:
         e = ops.lookup(self.exp, index)
         total = ops.tree_sum(e)
         w = e.mul_(cache.vs[i][:, :, :L].reshape(B, Hkv, 1, 1, L))  # v's per-key scale folded into p
-        scale = w.amax(dim=-1, keepdim=True).clamp_min_(ops.TINY) / self.num.levels(self.num.p_bits)
+        scale = ops.div(w.amax(dim=-1, keepdim=True).clamp_min_(ops.TINY), self.num.levels(self.num.p_bits))
         wq = w.div_(scale).round_().reshape(B, Hkv, G * Tb, L)
         num = backends.exact_pv(wq, values, KEY_CHUNK).view(B, Hkv, G, Tb, D)
         return (num * scale) / total.unsqueeze(-1)
@@ -236,11 +236,14 @@ class ExactLM:
         ids, pos = ids.to(dev), pos.to(dev)
         x = self.embed[ids]
         for i, layer in enumerate(self.layers):
-            x = x + self._attention(i, ops.rms_norm(x, layer["attn_norm"], cfg.eps), pos, cache)
-            x = x + self._mlp(i, ops.rms_norm(x, layer["mlp_norm"], cfg.eps))
+            x = x + self._attention(i, self._norm(x, layer["attn_norm"]), pos, cache)
+            x = x + self._mlp(i, self._norm(x, layer["mlp_norm"]))
         if keep is not None:
             x = x[torch.arange(x.shape[0], device=dev), keep.to(dev)]
-        return ops.rms_norm(x, self.norm, cfg.eps)
+        return self._norm(x, self.norm)
+
+    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return ops.rms_norm(x, weight, self.cfg.eps, exact_sqrt=self.num.version >= 2)
 
     @torch.inference_mode()
     def logits(self, h: torch.Tensor) -> torch.Tensor:

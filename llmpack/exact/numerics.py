@@ -22,7 +22,13 @@ from dataclasses import dataclass
 
 from ..errors import FormatError
 
-VERSION = 1  # bump on any change to the computation itself (ops, order, tables)
+# Bump on any change to the computation itself (ops, order, tables). Versions:
+# 1: RMSNorm's square root from torch.sqrt, whose vectorised CPU path (MKL) is up to
+#    one ulp off on some inputs, and differently per library and CPU: such files decode
+#    only where torch rounds as the encoder's did. Still read, for files made with it.
+# 2: a correctly rounded square root (ops.sqrt), and true division on every device.
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 EXACT_FLOAT_INT = 1 << 24  # integers below this are exact in float32 (the GEMM bound)
 
 
@@ -37,7 +43,7 @@ class Numerics:
     exp_span: int = 32  # ... for x in [0, exp_span]; below exp(-exp_span) a weight is 0
 
     def tag(self) -> str:
-        """What headers record, e.g. 'x1/w8a10v8p16/e1024x32'."""
+        """What headers record, e.g. 'x2/w8a10v8p16/e1024x32'."""
         return (f"x{self.version}/w{self.weight_bits}a{self.act_bits}v{self.v_bits}p{self.p_bits}"
                 f"/e{self.exp_grid}x{self.exp_span}")
 
@@ -48,8 +54,9 @@ class Numerics:
             raise FormatError(f"unknown numerics '{tag}': made by another llmpack version; "
                               f"this one computes exact numerics x{VERSION}")
         n = cls(*(int(g) for g in m.groups()))
-        if n.version != VERSION:
-            raise FormatError(f"file needs exact numerics x{n.version}; this llmpack computes x{VERSION}")
+        if n.version not in READABLE_VERSIONS:
+            raise FormatError(f"file needs exact numerics x{n.version}; this llmpack computes "
+                              f"x{', x'.join(map(str, READABLE_VERSIONS))}")
         if not (2 <= n.weight_bits <= 8 and 2 <= n.act_bits <= 16 and 2 <= n.v_bits <= 8
                 and 2 <= n.p_bits <= 16 and 1 <= n.exp_grid <= 4096 and 1 <= n.exp_span <= 128):
             raise FormatError(f"numerics '{tag}' out of range")
@@ -66,3 +73,4 @@ class Numerics:
 
 
 DEFAULT = Numerics()
+V1 = Numerics(version=1)  # format 4's profiles 1-3 and older files

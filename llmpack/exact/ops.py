@@ -10,6 +10,7 @@ SIMD level, the thread count, the batch shape or how a sequence is split into pa
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .numerics import EXACT_FLOAT_INT
@@ -34,17 +35,49 @@ def tree_sum(x: torch.Tensor) -> torch.Tensor:
     return x[..., 0]
 
 
+def div(x: torch.Tensor, n: float) -> torch.Tensor:
+    """x / n for a Python number n, a true IEEE division on every device. (CUDA turns a
+    division by a CPU scalar into a product with the rounded reciprocal, which can be a
+    bit off; a divisor tensor on x's device is divided by everywhere.)"""
+    return x / torch.tensor(float(n), dtype=x.dtype, device=x.device)
+
+
 def quantize(x: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row symmetric quantization: x ~ q * scale, q integer-valued in [-levels, levels]."""
     # an all-zero row gets a tiny scale instead of 0 (its q is 0 either way)
-    scale = x.abs().amax(dim=-1, keepdim=True).clamp_min_(TINY) / levels
+    scale = div(x.abs().amax(dim=-1, keepdim=True).clamp_min_(TINY), levels)
     return torch.round(x / scale), scale
 
 
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """Llama's RMSNorm: x / sqrt(mean(x^2) + eps) * weight, with a tree sum and no rsqrt."""
-    mean = tree_sum(x * x) / x.shape[-1]
-    inv = 1.0 / torch.sqrt(mean + eps)
+def sqrt(x: torch.Tensor) -> torch.Tensor:
+    """The correctly rounded float32 square root of x >= 0, on every machine. torch.sqrt's
+    vectorised CPU path (MKL) is up to one ulp off on ~20% of inputs, differently per
+    library and CPU, so it is never trusted: on the CPU numpy's sqrt (the IEEE instruction,
+    or C's sqrtf, both correctly rounded) is used; elsewhere torch's, checked and corrected."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(np.sqrt(x.numpy()))
+    return corrected_sqrt(x)
+
+
+def corrected_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """torch.sqrt(x) made correctly rounded. A float32 y is sqrt(x) correctly rounded when
+    x lies between the squares of the midpoints to y's neighbours; the midpoints and their
+    squares are exact in float64 (25 and 50 significant bits). Two rounds of stepping one
+    ulp towards x cover a first guess up to two ulps off."""
+    y = torch.sqrt(x)
+    wide = x.double()
+    for _ in range(2):
+        up, down = torch.nextafter(y, torch.full_like(y, float("inf"))), torch.nextafter(y, torch.zeros_like(y))
+        hi, lo = (y.double() + up.double()) * 0.5, (y.double() + down.double()) * 0.5
+        y = torch.where(wide > hi * hi, up, torch.where(wide < lo * lo, down, y))
+    return y
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, exact_sqrt: bool = True) -> torch.Tensor:
+    """Llama's RMSNorm: x / sqrt(mean(x^2) + eps) * weight, with a tree sum and no rsqrt.
+    exact_sqrt=False keeps numerics version 1's torch.sqrt (see numerics.VERSION)."""
+    mean = div(tree_sum(x * x), x.shape[-1])
+    inv = 1.0 / (sqrt if exact_sqrt else torch.sqrt)(mean + eps)
     return (x * inv.unsqueeze(-1)) * weight
 
 
