@@ -1,0 +1,73 @@
+"""Files made on one machine or device, checked on another: the exact numerics' promise.
+
+    python eval/cross_device.py make DIR FILE[:N]@LEVEL...    # encode each into DIR
+    python eval/cross_device.py check DIR FILE[:N]@LEVEL...   # here: encode again and compare
+                                                              # bytes, decode DIR's file, time both
+
+`--device cpu|cuda` picks where the model runs (default: auto). Prints one line per
+input: size, bits/byte, encode (and decode) time and KB/s, and SAME/DIFFERENT/EXACT.
+Exit 1 if any file differs or decodes wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import llmpack
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench import read_spec  # noqa: E402
+
+
+def blob_name(spec: str) -> str:
+    spec, _, level = spec.rpartition("@")
+    path, _, limit = spec.partition(":")
+    return f"{Path(path).name}.{limit or 'all'}.l{level}.llmp"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=("make", "check"))
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("inputs", nargs="+", help="FILE[:MAX_BYTES]@LEVEL")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--no-decode", action="store_true", help="check: compare encodes only")
+    args = ap.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    lm = llmpack.Compressor().ctx.get_model()
+    failed = False
+    for item in args.inputs:
+        spec, _, level = item.rpartition("@")
+        name, data = read_spec(spec)
+        comp = llmpack.Compressor(model=lm, level=int(level), device=args.device)
+        t = time.perf_counter()
+        blob = comp.compress(data)
+        enc = time.perf_counter() - t
+        kb = len(data) / 1000
+        line = (f"{name} level {level}: {len(blob)} bytes, {8 * len(blob) / len(data):.4f} bits/byte, "
+                f"sha256 {hashlib.sha256(blob).hexdigest()[:16]}, encode {enc:.1f} s ({kb / enc:.2f} KB/s)")
+        path = args.dir / blob_name(item)
+        if args.action == "make":
+            path.write_bytes(blob)
+        else:
+            other = path.read_bytes()
+            same = other == blob
+            failed |= not same
+            line += ", SAME bytes as the made file" if same else f", DIFFERENT from the made file ({len(other)} bytes)"
+            if not args.no_decode:
+                t = time.perf_counter()
+                back = llmpack.Decompressor(model=lm, device=args.device).decompress(other)
+                dec = time.perf_counter() - t
+                ok = back == data
+                failed |= not ok
+                line += f"; decode of the made file {dec:.1f} s ({kb / dec:.2f} KB/s), {'EXACT' if ok else 'WRONG'}"
+        print(line, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
