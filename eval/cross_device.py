@@ -60,11 +60,16 @@ def main() -> int:
             line += ", SAME bytes as the made file" if same else f", DIFFERENT from the made file ({len(other)} bytes)"
             if not args.no_decode:
                 t = time.perf_counter()
-                back = llmpack.Decompressor(model=lm, device=args.device).decompress(other)
-                dec = time.perf_counter() - t
-                ok = back == data
-                failed |= not ok
-                line += f"; decode of the made file {dec:.1f} s ({kb / dec:.2f} KB/s), {'EXACT' if ok else 'WRONG'}"
+                try:
+                    back = llmpack.Decompressor(model=lm, device=args.device).decompress(other)
+                except llmpack.LLMPackError as exc:  # a checksum catches other probabilities
+                    failed = True
+                    line += f"; decode of the made file REFUSED: {exc}"
+                else:
+                    dec = time.perf_counter() - t
+                    ok = back == data
+                    failed |= not ok
+                    line += f"; decode of the made file {dec:.1f} s ({kb / dec:.2f} KB/s), {'EXACT' if ok else 'WRONG'}"
         print(line, flush=True)
     return 1 if failed else 0
 
