@@ -124,7 +124,7 @@ class ExactLM:
         self.embed = sd["model.embed_tokens.weight"].to(dev)
         head = sd.get("lm_head.weight", self.embed)
         self.backend, self.backend_notes = backends.choose(
-            [layer_weights[0][0], layer_weights[0][1], sd[f"model.layers.0.mlp.down_proj.weight"]], numerics.levels(numerics.act_bits), backend)
+            [layer_weights[0][0], layer_weights[0][1], sd["model.layers.0.mlp.down_proj.weight"]], numerics.levels(numerics.act_bits), backend)
         b = self.backend
         self.layers = []
         for i, (qkv, gate_up) in enumerate(layer_weights):
@@ -232,7 +232,7 @@ class ExactLM:
     @torch.inference_mode()
     def hidden(self, ids: torch.Tensor, pos: torch.Tensor, cache: KVCache, keep: torch.Tensor | None = None) -> torch.Tensor:
         """forward() up to the LM head: the final normalised hidden states, on the engine's device."""
-        cfg, dev = self.cfg, self.device
+        dev = self.device
         ids, pos = ids.to(dev), pos.to(dev)
         x = self.embed[ids]
         for i, layer in enumerate(self.layers):
