@@ -10,6 +10,8 @@ SIMD level, the thread count, the batch shape or how a sequence is split into pa
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -39,7 +41,14 @@ def div(x: torch.Tensor, n: float) -> torch.Tensor:
     """x / n for a Python number n, a true IEEE division on every device. (CUDA turns a
     division by a CPU scalar into a product with the rounded reciprocal, which can be a
     bit off; a divisor tensor on x's device is divided by everywhere.)"""
-    return x / torch.tensor(float(n), dtype=x.dtype, device=x.device)
+    return x / _divisor(float(n), x.dtype, x.device)
+
+
+@functools.lru_cache(maxsize=None)
+def _divisor(n: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """One 0-d tensor per divisor, made once: a fresh one per call is an allocation (and on
+    a GPU a host-to-device copy) in the decoder's hottest loop. Never written to."""
+    return torch.tensor(n, dtype=dtype, device=device)
 
 
 def quantize(x: torch.Tensor, levels: int) -> tuple[torch.Tensor, torch.Tensor]:
