@@ -64,6 +64,108 @@ def test_segments_are_recorded_and_decoded_in_any_batches(tiny_model, monkeypatc
         assert llmpack.decompress(blob, model=tiny_model) == data
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_worker_processes_decode_the_same_bytes(tiny_model, monkeypatch, threads):
+    """The decoder splits segments between forked processes, one per torch thread (on
+    Linux): the same bytes, and progress counts every decoded byte once."""
+    from llmpack import workers
+
+    data = b"".join(b"Line %d: the cat sat on the mat.\n" % i for i in range(40))
+    config = ArithmeticConfig(max_rows=4, min_segment_tokens=16, max_segment_tokens=48, fallback=False)
+    blob = llmpack.Compressor(model=tiny_model, config=config).compress(data)
+    segments = llmpack.inspect(blob)["segments"]
+    assert segments > 3
+    calls, seen = [], []
+    real = workers.run
+    monkeypatch.setattr(workers, "run", lambda tasks, *a: calls.append(len(tasks)) or real(tasks, *a))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        back = llmpack.Decompressor(model=tiny_model, progress=lambda done, total: seen.append(done)).decompress(blob)
+    finally:
+        torch.set_num_threads(before)
+    assert back == data
+    assert calls == [threads if workers.can_fork("cpu") else 1]
+    assert seen[-1] == len(data) and seen == sorted(seen)
+
+
+def test_a_worker_error_is_raised_once_every_worker_stopped(tiny_model, monkeypatch):
+    from llmpack import rangecoder, workers
+
+    if not workers.can_fork("cpu"):
+        pytest.skip("decoding forks workers on Linux only")
+    data = b"".join(b"Line %d: the cat sat on the mat.\n" % i for i in range(40))
+    config = ArithmeticConfig(max_rows=4, min_segment_tokens=16, max_segment_tokens=48, fallback=False)
+    blob = llmpack.Compressor(model=tiny_model, config=config).compress(data)
+
+    def fail(self, probs):
+        raise IntegrityError("this row went wrong")
+
+    monkeypatch.setattr(rangecoder.Decoder, "decode", fail)  # in the forked workers too
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(IntegrityError, match="this row went wrong"):
+            llmpack.Decompressor(model=tiny_model).decompress(blob)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_workers_run_keeps_order_and_reports_progress():
+    from llmpack import workers
+
+    def task(i):
+        def run(report):
+            report(i)
+            return i * i
+        return run
+
+    got = []
+    assert workers.run([task(i) for i in range(4)], got.append, fork=workers.can_fork("cpu")) == [0, 1, 4, 9]
+    assert sorted(got) == [0, 1, 2, 3]
+    assert workers.count(3, 8) == (3, 2) and workers.count(20, 2) == (2, 1) and workers.count(5, 1) == (1, 1)
+
+
+def test_workers_die_with_their_parent(tmp_path):
+    """A killed decoder (timeout, out of memory) leaves no worker computing for no one."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from llmpack import workers
+
+    if not workers.can_fork("cpu"):
+        pytest.skip("decoding forks workers on Linux only")
+    script = (
+        "import os, sys, time\nfrom llmpack import workers\n"
+        "def task(report):\n"
+        f"    open(os.path.join({str(tmp_path)!r}, 'pid-%d' % os.getpid()), 'w').close()\n"
+        "    time.sleep(120)\n"
+        "workers.run([task, task], lambda n: None)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 60
+    while len(list(tmp_path.glob("pid-*"))) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    pids = [int(p.name[4:]) for p in tmp_path.glob("pid-*")]
+    assert len(pids) == 2
+    parent.kill()
+    parent.wait()
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except FileNotFoundError:
+            return False
+
+    deadline = time.time() + 10
+    while any(running(p) for p in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(running(p) for p in pids)
+
+
 def test_fallback_keeps_zstd_where_it_beats_the_model(tiny_model):
     # A random model alone is bad at this and zstd is excellent (profile 4: no online
     # models; the match model would learn the repeats and win).

@@ -21,7 +21,7 @@ from ..config import EXACT_FORMAT
 from ..container import Header, Reader, Writer, checksum, crc32
 from ..errors import FormatError, IntegrityError, LLMPackError
 from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
-from .. import profiles, rangecoder, segments as seg
+from .. import profiles, rangecoder, segments as seg, workers
 from ..online import OFF, Online
 from ..profiles import UNLIMITED, Profile
 from .base import Codec, Context, Encoded
@@ -221,12 +221,13 @@ def _legacy_profile(numerics: Numerics, precision: int) -> Profile:
     return Profile(numerics, precision, UNLIMITED, OFF)
 
 
-def _decode_rows(exact, capacity: int) -> int:
-    """Rows the decoder steps together: DECODE_ROWS, fewer where their KV caches would
-    exceed KV_BUDGET (speed and memory only: rows never change each other's numbers)."""
+def _decode_rows(exact, capacity: int, workers: int = 1) -> int:
+    """Rows each of `workers` decoding processes steps together: DECODE_ROWS, fewer where
+    all their KV caches would exceed KV_BUDGET (speed and memory only: rows never change
+    each other's numbers)."""
     cfg = exact.cfg
     per_row = capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim + 1) * 2 * 4  # keys, values and scales, float32
-    return max(1, min(DECODE_ROWS, KV_BUDGET // max(1, per_row)))
+    return max(1, min(DECODE_ROWS, KV_BUDGET // workers // max(1, per_row)))
 
 
 class ArithmeticCodec(Codec):
@@ -362,15 +363,33 @@ class ArithmeticCodec(Codec):
                 prefix, primed = _prime(exact, tok, profile, dictionary)
                 steps = len(prefix) + max(segments[i].n_tokens for i in coded)
                 capacity = min(steps, profile.window.size) if profile.window.size else steps
-                for batch in _batches(coded, _decode_rows(exact, capacity)):
-                    decoded = self._decode_batch(exact, tok, profile, [segments[i] for i in batch], prefix, primed, ctx, done, total)
-                    for i, piece in zip(batch, decoded):
-                        done += len(piece)
+                import torch
+
+                fork = workers.can_fork(exact.device.type)
+                n, each = workers.count(len(coded), torch.get_num_threads()) if fork else (1, 0)
+                rows = _decode_rows(exact, capacity, n)
+                progress = [done]
+
+                def report(n_bytes: int) -> None:
+                    progress[0] += n_bytes
+                    ctx.report(progress[0], total)
+
+                def task(group: list[int]):
+                    def decode_group(report) -> list[bytes]:
+                        return [piece for batch in _batches(group, rows) for piece in self._decode_batch(
+                            exact, tok, profile, [segments[i] for i in batch], prefix, primed, report)]
+                    return decode_group
+
+                groups = [coded[w::n] for w in range(n)]  # segments have about equal lengths
+                for group, decoded in zip(groups, workers.run([task(g) for g in groups], report, fork, each)):
+                    for i, piece in zip(group, decoded):
                         pieces[i] = piece
         return pieces
 
     def _decode_batch(self, exact, tok, profile: Profile, segs: list[Segment], prefix: list[int], primed,
-                      ctx: Context, done: int, total: int) -> list[bytes]:
+                      report) -> list[bytes]:
+        """Step a batch of model-coded segments together; report(n) after each step with
+        the bytes it decoded."""
         from .. import engine
 
         rows = len(segs)
@@ -383,6 +402,7 @@ class ArithmeticCodec(Codec):
         active = set(range(rows))
         while active:
             probs = stepper.step(inputs)
+            stepped = 0
             for r in sorted(active):
                 w = probs[r]
                 if online is not None:
@@ -393,13 +413,13 @@ class ArithmeticCodec(Codec):
                 if online is not None:
                     online[r].update(sym)
                 out[r].append(sym)
-                done += len(tok.table[sym])
+                stepped += len(tok.table[sym])
                 if len(out[r]) == segs[r].n_tokens:
                     active.discard(r)
                     inputs[r] = tok.start_id
                 else:
                     inputs[r] = tok.model_input(sym)
-            ctx.report(done, total)
+            report(stepped)
         return [tok.decode(o) for o in out]
 
     # -- format 3 --------------------------------------------------------------
