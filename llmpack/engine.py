@@ -66,7 +66,7 @@ class Lockstep:
         self.rows = rows
         self.window = window
         self.weights = _Weights(exact, symbol_count)
-        self.cache = exact.new_cache(rows, max(1, min(steps, window.size) if window.size else steps))
+        self.cache = exact.new_cache(rows, max(1, min(steps, window.size) if window.size else steps), stepping=True)
         self.fed = 0  # inputs fed to every row so far
         self.position = 0  # cache position of the next input
         self.history: list[list[int]] = [[] for _ in range(rows)]  # every row's inputs (kept only when windows slide)

@@ -172,6 +172,59 @@ def test_sliding_windows_agree(golden, monkeypatch, size, slide):
     assert not np.array_equal(np.concatenate(got[0])[size:], full[size + 3:])
 
 
+def test_compact_cache_kernels_give_the_float_bits(golden, monkeypatch):
+    """Decoding steps read int16 keys and int8 values through kernels.py where it builds:
+    the same weights as float32 caches (and the kernels really run where a compiler is)."""
+    from llmpack import engine
+    from llmpack.exact import kernels
+
+    seq, symbols = IDS[:60], 300
+
+    def steps(exact) -> np.ndarray:
+        stepper = engine.Lockstep(exact, 3, symbols, len(seq), engine.Window(24, 7))
+        return np.concatenate([stepper.step([t, t, IDS[0]]).copy() for t in seq]), stepper.cache
+
+    with_kernels, cache = steps(golden)
+    if kernels.attention() is not None:
+        assert cache.compact is not None and cache.k[0].dtype == torch.int16 and cache.v[0].dtype == torch.int8
+    monkeypatch.setattr(golden, "kernels", None)
+    without, cache = steps(golden)
+    assert cache.compact is None and cache.k[0].dtype == torch.float32
+    assert np.array_equal(with_kernels, without)
+
+
+def test_kernels_fall_back_without_a_compiler(monkeypatch, tmp_path, capsys):
+    from llmpack.exact import kernels
+
+    monkeypatch.setenv("LLMPACK_HOME", str(tmp_path))
+    monkeypatch.setenv("LLMPACK_DEBUG", "1")
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    kernels.attention.cache_clear()
+    try:
+        assert kernels.attention() is None
+        assert "attention kernels not used" in capsys.readouterr().err
+        monkeypatch.setenv("LLMPACK_KERNELS", "0")
+        kernels.attention.cache_clear()
+        assert kernels.attention() is None
+    finally:
+        kernels.attention.cache_clear()
+
+
+def test_kernel_self_test_catches_wrong_products():
+    from llmpack.exact import kernels
+
+    real = kernels.attention()
+    if real is None:
+        pytest.skip("no C compiler here")
+    assert kernels.self_test(real) is None
+
+    class Off(kernels.Attention):
+        def qk(self, q, keys, length):
+            return super().qk(q, keys, length) + 1
+
+    assert "q.k differs" in kernels.self_test(Off(real.lib))
+
+
 def test_close_to_the_float_model(golden):
     """Quantization is fine-grained: the exact next-token distribution is close to transformers' float one."""
     model = golden_model()

@@ -452,6 +452,9 @@ def doctor(model: Optional[str] = ModelOpt) -> None:
         typer.echo(f"backend: {exact.backend.name}")
         for note in exact.backend_notes:
             typer.echo(f"  {note}")
+        from ..exact import kernels
+
+        typer.echo(f"attention kernels: {kernels.note}")
 
 
 @app.command("version")

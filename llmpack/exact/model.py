@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 import torch
 
-from . import backends, ops, tables
+from . import backends, kernels, ops, tables
 from .numerics import DEFAULT, Numerics
 from ..errors import ModelError
 
 SUPPORTED = ("llama", "qwen2", "mistral")  # config.model_type of the Llama-shaped causal LMs it runs
 KEY_CHUNK = 1024  # p.v splits p in two bytes: 128 * 127 * 1024 < 2^24 keeps each chunk exact
 QUERY_BLOCK = 128  # queries attended together; later blocks see more keys (causal), earlier ones fewer
+KERNEL_ROWS = 8  # query rows (heads per kv-head x positions) up to which a compact cache is read by kernels.py
 # glibc serves allocations above a threshold with fresh mmaps, page-faulted in on every
 # use; the threshold adapts upwards (to at most 32 MB, trimming above twice that) only
 # as big blocks are freed, so a process's first passes fault in gigabytes. The engine
@@ -92,12 +93,15 @@ class Linear:
 
 
 class KVCache:
-    """Per layer: integer keys and values with their per-vector scales, indexed by position."""
+    """Per layer: integer keys and values with their per-vector scales, indexed by position.
+    Float32, or compact (int16 keys, int8 values: kernels.py reads them in decoding steps)."""
 
-    def __init__(self, cfg: Config, rows: int, capacity: int, device=None) -> None:
+    def __init__(self, cfg: Config, rows: int, capacity: int, device=None, compact: kernels.Attention | None = None) -> None:
         shape = (rows, cfg.kv_heads, capacity, cfg.head_dim)  # keys of a head contiguous: no copy per step
-        self.k = [torch.zeros(shape, device=device) for _ in range(cfg.layers)]
-        self.v = [torch.zeros(shape, device=device) for _ in range(cfg.layers)]
+        kd, vd = (compact.key_dtype, compact.value_dtype) if compact else (torch.float32, torch.float32)
+        self.compact = compact
+        self.k = [torch.zeros(shape, device=device, dtype=kd) for _ in range(cfg.layers)]
+        self.v = [torch.zeros(shape, device=device, dtype=vd) for _ in range(cfg.layers)]
         self.ks = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
         self.vs = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
         self.capacity = capacity
@@ -148,11 +152,14 @@ class ExactLM:
         self.qk_levels = Numerics.qk_levels(cfg.head_dim)
         # softmax(s / sqrt(d)): the table index is (max - s) * grid / sqrt(d), one rounded constant
         self.score_to_index = float(torch.tensor(numerics.exp_grid / math.sqrt(cfg.head_dim), dtype=torch.float32))
+        # decoding steps read compact caches with C kernels where they build and self-test here
+        self.kernels = kernels.attention() if self.device.type == "cpu" else None
 
-    def new_cache(self, rows: int, capacity: int) -> KVCache:
+    def new_cache(self, rows: int, capacity: int, stepping: bool = False) -> KVCache:
+        """stepping: for one-token steps (the decoder), compact where the kernels run."""
         if capacity > self.cfg.max_positions:
             raise ModelError(f"sequence of {capacity} tokens is longer than the model's {self.cfg.max_positions} positions")
-        return KVCache(self.cfg, rows, capacity, self.device)
+        return KVCache(self.cfg, rows, capacity, self.device, self.kernels if stepping else None)
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         cos, sin = self.cos[pos].unsqueeze(2), self.sin[pos].unsqueeze(2)  # (B, T, 1, D)
@@ -189,20 +196,24 @@ class ExactLM:
         p0 = int(pos[0, 0])
         if bool((pos == torch.arange(p0, p0 + T, device=pos.device)).all()):
             for dst, src in ((cache.k, kq), (cache.v, vq)):
-                dst[i][:, :, p0 : p0 + T] = src.transpose(1, 2)
+                dst[i][:, :, p0 : p0 + T] = src.transpose(1, 2)  # integers: exact in a compact cache too
             for dst, src in ((cache.ks, ks), (cache.vs, vs)):
                 dst[i][:, :, p0 : p0 + T] = src.squeeze(-1).transpose(1, 2)
             return
         rows = torch.arange(B, device=pos.device).unsqueeze(1).expand(B, T)
-        cache.k[i][rows, :, pos], cache.ks[i][rows, :, pos] = kq, ks.squeeze(-1)  # (B, T, Hkv, ...)
-        cache.v[i][rows, :, pos], cache.vs[i][rows, :, pos] = vq, vs.squeeze(-1)
+        cache.k[i][rows, :, pos], cache.ks[i][rows, :, pos] = kq.to(cache.k[i].dtype), ks.squeeze(-1)  # (B, T, Hkv, ...)
+        cache.v[i][rows, :, pos], cache.vs[i][rows, :, pos] = vq.to(cache.v[i].dtype), vs.squeeze(-1)
 
     def _attend(self, i: int, cache: KVCache, qg: torch.Tensor, qsc: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """softmax(q.k / sqrt(d)) . v for one block of queries, qg (B, Hkv, G, Tb, D) integer-valued."""
         B, Hkv, G, Tb, D = qg.shape
         L = int(pos.max()) + 1
-        keys, values = cache.k[i][:, :, :L], cache.v[i][:, :, :L]  # (B, Hkv, L, D)
-        s = (qg.reshape(B, Hkv, G * Tb, D) @ keys.transpose(-1, -2)).view(B, Hkv, G, Tb, L)  # exact: D * qk^2 < 2^24
+        kernel = cache.compact if G * Tb <= KERNEL_ROWS else None  # a few query rows: read the compact cache
+        if kernel:
+            s = kernel.qk(qg.reshape(B, Hkv, G * Tb, D), cache.k[i], L).view(B, Hkv, G, Tb, L)
+        else:
+            keys = cache.k[i][:, :, :L].float()  # (B, Hkv, L, D); no copy when already float32
+            s = (qg.reshape(B, Hkv, G * Tb, D) @ keys.transpose(-1, -2)).view(B, Hkv, G, Tb, L)  # exact: D * qk^2 < 2^24
         s.mul_(qsc).mul_(cache.ks[i][:, :, :L].reshape(B, Hkv, 1, 1, L))
         if Tb > 1 or bool((pos != L - 1).any()):  # else (a decoding step) every key is visible
             visible = torch.arange(L, device=qg.device).reshape(1, 1, L) <= pos.unsqueeze(-1)  # (B, Tb, L)
@@ -214,7 +225,10 @@ class ExactLM:
         w = e.mul_(cache.vs[i][:, :, :L].reshape(B, Hkv, 1, 1, L))  # v's per-key scale folded into p
         scale = ops.div(w.amax(dim=-1, keepdim=True).clamp_min_(ops.TINY), self.num.levels(self.num.p_bits))
         wq = w.div_(scale).round_().reshape(B, Hkv, G * Tb, L)
-        num = backends.exact_pv(wq, values, KEY_CHUNK).view(B, Hkv, G, Tb, D)
+        if kernel:
+            num = kernel.pv(wq, cache.v[i], L).view(B, Hkv, G, Tb, D)
+        else:
+            num = backends.exact_pv(wq, cache.v[i][:, :, :L].float(), KEY_CHUNK).view(B, Hkv, G, Tb, D)
         return (num * scale) / total.unsqueeze(-1)
 
     def _mlp(self, i: int, h: torch.Tensor) -> torch.Tensor:
