@@ -35,7 +35,8 @@ FLAG_DICT = 0x02  # format 4: coded after a dictionary, whose id follows
 DICT_ID_BYTES = 4  # truncated SHA-256 of the dictionary: tells a wrong one apart (the checksum of the original backs it)
 DICT_TOKENS = 1024  # the dictionary's last tokens that prime each segment (at most half a window)
 # The decoder steps at most this many segments together, and keeps their KV caches
-# within KV_BUDGET bytes (a 2048-token window costs 94 MB per row for SmolLM2-135M).
+# within KV_BUDGET bytes (a 2048-token window costs 37 MB per row for SmolLM2-135M
+# with the compact cache of llmpack.exact.kernels, 95 MB in float32).
 DECODE_ROWS = 64
 KV_BUDGET = 3 << 30
 
@@ -226,7 +227,10 @@ def _decode_rows(exact, capacity: int, workers: int = 1) -> int:
     all their KV caches would exceed KV_BUDGET (speed and memory only: rows never change
     each other's numbers)."""
     cfg = exact.cfg
-    per_row = capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim + 1) * 2 * 4  # keys, values and scales, float32
+    # per position and kv-head: keys and values (int16 + int8 in a compact cache, else
+    # float32 each) and their two float32 scales
+    number = 3 if exact.kernels is not None else 8
+    per_row = capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim * number + 8)
     return max(1, min(DECODE_ROWS, KV_BUDGET // workers // max(1, per_row)))
 
 
