@@ -26,14 +26,6 @@ Task = Callable[[Callable[[int], None]], Any]
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def can_fork(device: str) -> bool:
     return sys.platform.startswith("linux") and device == "cpu"
 
@@ -67,7 +59,7 @@ def run(tasks: list[Task], report: Callable[[int], None], fork: bool = True, thr
             procs.append(proc)
             conns.append(parent)
         results: list[Any] = [None] * len(tasks)
-        errors: list[BaseException | None] = [None] * len(tasks)
+        failure: BaseException | None = None
         open_ = {id(c): i for i, c in enumerate(conns)}
         while open_:
             for conn in wait([conns[i] for i in open_.values()]):
@@ -83,13 +75,12 @@ def run(tasks: list[Task], report: Callable[[int], None], fork: bool = True, thr
                 if kind == "done":
                     results[i] = value
                 else:
-                    errors[i] = value
+                    failure = value
                     for p in procs:  # the others' work is wasted: stop them now
                         p.terminate()
                     open_.clear()
-        for error in errors:
-            if error is not None:
-                raise error
+        if failure is not None:
+            raise failure
         return results
     finally:
         for p in procs:

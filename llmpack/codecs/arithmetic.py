@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import copy
+import functools
 import hashlib
 
 from ..config import ArithmeticConfig
@@ -226,11 +227,7 @@ def _decode_rows(exact, capacity: int, workers: int = 1) -> int:
     """Rows each of `workers` decoding processes steps together: DECODE_ROWS, fewer where
     all their KV caches would exceed KV_BUDGET (speed and memory only: rows never change
     each other's numbers)."""
-    cfg = exact.cfg
-    # per position and kv-head: keys and values (int16 + int8 in a compact cache, else
-    # float32 each) and their two float32 scales
-    number = 3 if exact.kernels is not None else 8
-    per_row = capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim * number + 8)
+    per_row = exact.cache_bytes(capacity, stepping=True)
     return max(1, min(DECODE_ROWS, KV_BUDGET // workers // max(1, per_row)))
 
 
@@ -378,14 +375,13 @@ class ArithmeticCodec(Codec):
                     progress[0] += n_bytes
                     ctx.report(progress[0], total)
 
-                def task(group: list[int]):
-                    def decode_group(report) -> list[bytes]:
-                        return [piece for batch in _batches(group, rows) for piece in self._decode_batch(
-                            exact, tok, profile, [segments[i] for i in batch], prefix, primed, report)]
-                    return decode_group
+                def decode_group(group: list[int], report) -> list[bytes]:
+                    return [piece for batch in _batches(group, rows) for piece in self._decode_batch(
+                        exact, tok, profile, [segments[i] for i in batch], prefix, primed, report)]
 
                 groups = [coded[w::n] for w in range(n)]  # segments have about equal lengths
-                for group, decoded in zip(groups, workers.run([task(g) for g in groups], report, fork, each)):
+                tasks = [functools.partial(decode_group, g) for g in groups]
+                for group, decoded in zip(groups, workers.run(tasks, report, fork, each)):
                     for i, piece in zip(group, decoded):
                         pieces[i] = piece
         return pieces

@@ -98,13 +98,23 @@ class KVCache:
 
     def __init__(self, cfg: Config, rows: int, capacity: int, device=None, compact: kernels.Attention | None = None) -> None:
         shape = (rows, cfg.kv_heads, capacity, cfg.head_dim)  # keys of a head contiguous: no copy per step
-        kd, vd = (compact.key_dtype, compact.value_dtype) if compact else (torch.float32, torch.float32)
+        kd, vd = self.dtypes(compact)
         self.compact = compact
         self.k = [torch.zeros(shape, device=device, dtype=kd) for _ in range(cfg.layers)]
         self.v = [torch.zeros(shape, device=device, dtype=vd) for _ in range(cfg.layers)]
         self.ks = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
         self.vs = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
         self.capacity = capacity
+
+    @staticmethod
+    def dtypes(compact: kernels.Attention | None) -> tuple[torch.dtype, torch.dtype]:
+        return (compact.key_dtype, compact.value_dtype) if compact else (torch.float32, torch.float32)
+
+    @staticmethod
+    def row_bytes(cfg: Config, capacity: int, compact: kernels.Attention | None) -> int:
+        """Bytes of one row's cache: keys, values and their float32 scales."""
+        kd, vd = KVCache.dtypes(compact)
+        return capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim * (kd.itemsize + vd.itemsize) + 2 * 4)
 
 
 class ExactLM:
@@ -160,6 +170,10 @@ class ExactLM:
         if capacity > self.cfg.max_positions:
             raise ModelError(f"sequence of {capacity} tokens is longer than the model's {self.cfg.max_positions} positions")
         return KVCache(self.cfg, rows, capacity, self.device, self.kernels if stepping else None)
+
+    def cache_bytes(self, capacity: int, stepping: bool = False) -> int:
+        """Bytes of one row of new_cache(rows, capacity, stepping)."""
+        return KVCache.row_bytes(self.cfg, capacity, self.kernels if stepping else None)
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         cos, sin = self.cos[pos].unsqueeze(2), self.sin[pos].unsqueeze(2)  # (B, T, 1, D)
