@@ -19,7 +19,7 @@ if "OMP_WAIT_POLICY" not in os.environ:
 
 from .errors import FormatError, IntegrityError, LLMPackError, ModelError, PoolError, ReportError  # noqa: E402
 
-_API = ("compress", "decompress", "inspect", "Compressor", "Decompressor")
+_API = ("compress", "decompress", "inspect", "strip", "Compressor", "Decompressor")
 
 
 def __getattr__(name: str):
@@ -37,6 +37,7 @@ __all__ = [
     "compress",
     "decompress",
     "inspect",
+    "strip",
     "Compressor",
     "Decompressor",
     "LLMPackError",

@@ -3,6 +3,7 @@
     blob = llmpack.compress(data)                 # arithmetic mode, default model
     data = llmpack.decompress(blob)
     llmpack.inspect(blob)                         # header only; never loads a model
+    llmpack.strip(blob)                           # a semantic file's summary layer
     c = llmpack.Compressor(model="smollm2-135m")  # holds the loaded model across calls
 """
 
@@ -13,6 +14,7 @@ from typing import Callable
 
 from . import container
 from .codecs import BY_MODE, CODECS, DEFAULT_MODE, FALLBACKS, Context, StoredCodec
+from .codecs.semantic import SemanticCodec, SummaryCodec, strip as semantic_strip
 from .errors import FormatError, IntegrityError, LLMPackError
 from .models import LoadedModel
 
@@ -137,10 +139,15 @@ def decompress(blob: bytes, *, model: str | LoadedModel | None = None, device: s
     return Decompressor(model=model, device=device, dictionary=dictionary).decompress(blob)
 
 
-def inspect(blob: bytes) -> dict:
-    """Everything the header says, without decoding or loading a model."""
+def inspect(blob: bytes, *, prompts: bool = False, model: str | LoadedModel | None = None) -> dict:
+    """Everything the header says, without decoding or loading a model. prompts=True also
+    decodes a semantic or summary file's model-coded prompts (this loads the model, and
+    runs it over the prompts only)."""
     header, payload = container.unpack(bytes(blob))
     codec = _codec_for(header)
+    lm = None
+    if prompts and header.mode in (SemanticCodec.mode, SummaryCodec.mode):
+        lm = _context(model, None).get_model(header.model, header.fingerprint)
     info = {
         "format_version": header.version,
         "mode": codec.name,
@@ -152,5 +159,11 @@ def inspect(blob: bytes) -> dict:
         "model_fingerprint": header.fingerprint.hex() or None,
         "checksum": header.checksum.hex() or None,
     }
-    info.update(codec.describe(header, payload))
+    info.update(codec.describe(header, payload, lm) if lm is not None else codec.describe(header, payload))
     return info
+
+
+def strip(blob: bytes) -> bytes:
+    """A semantic file without its residual layer: a valid summary file, the same as a
+    summary encode of the text at the same settings. Runs no model."""
+    return semantic_strip(blob)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 # --- container ---------------------------------------------------------------
 MAGIC = b"LLMP"  # first four bytes of every container
-FORMAT_VERSION = 4  # bumped on any incompatible change to docs/FORMAT.md
+FORMAT_VERSION = 5  # bumped on any incompatible change to docs/FORMAT.md
 # Format 2 brought exact numerics (llmpack.exact). Format 1 files still open where they
 # need no model (zstd mode); model-coded ones are refused with a one-line reason.
 # Format 3 added the payload's length and block checksums to the header, and names
@@ -20,7 +20,10 @@ FORMAT_VERSION = 4  # bumped on any incompatible change to docs/FORMAT.md
 EXACT_FORMAT = 2
 # Format 4 made headers compact (small files): a 4-byte checksum only where a model
 # decodes, a registered model by number, one CRC for header and payload up to one block.
-READABLE_VERSIONS = (1, 2, 3, 4)
+# Format 5 gave semantic and summary files a compact base layer (model-coded prompts,
+# recipes by number) and semantic files a residual coded under the model; the header and
+# the other modes are as in format 4.
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 PAYLOAD_BLOCK = 16384  # payload bytes per CRC-32 in the header: 0.025% of the file, and corruption is located to 16 KB
 SUFFIX = ".llmp"  # default file suffix, like .gz / .zst
 # Truncated SHA-256 of the original, checked after a model decodes: it catches a decoder
@@ -105,49 +108,68 @@ class ArithmeticConfig:
                 pick(self.max_segment_tokens, lv.segment_tokens), pick(self.profile, lv.profile))
 
 
+PROMPT_RATIO = 32  # semantic's automatic prompt budget: a prompt token per 32 text tokens ...
+PROMPT_TOKENS_AUTO = (8, 48)  # ... but at least 8 and at most 48
+
+
 @dataclass
 class SemanticConfig:
-    """Knobs of the semantic (lossless) and summary (lossy) codecs; decoding needs none of
-    them except what the header records (numerics, rows, sampling, templates)."""
+    """Knobs of the semantic (lossless) and summary (lossy) codecs. Decoding needs none of
+    them: the header records the profile, the recipe (templates, sampling) and the sections.
+    A semantic file stripped of its residual equals the summary file made with the same
+    values of the knobs that shape the base layer (prompt_tokens, seeds,
+    max_section_tokens, recipe)."""
 
     # Most tokens the instruction model may spend on one section's reconstruction prompt.
-    # Summary files are mostly prompts: this is their size/quality knob.
-    prompt_tokens: int = 48
+    # Summary files are mostly prompts: this is their size/quality knob. None: one prompt
+    # token per PROMPT_RATIO text tokens, within PROMPT_TOKENS_AUTO (semantic's default:
+    # measured on 1.5 KB inputs, a 12-token prompt costs 5-11 bytes and saves 2-7 on the
+    # text coded after it; a 48-token one costs 20-30 and saves 3-20).
+    prompt_tokens: int | None = None
     # Seeds tried per section: 0 is greedy, s > 0 seeded sampling. Each extra seed costs
-    # one more regeneration (and residual coding) of the whole input.
+    # one more regeneration of the whole input; the most similar regeneration is kept.
     seeds: int = 1
-    # Residual coding: "zstd", "lm" (inserted text range-coded under the model), or
-    # "auto": whichever is smaller, section by section.
+    # Residual coding: "model" (the text range-coded under the model, after its prompt or
+    # not, per section), "diff" (an edit script from the regeneration, zstd-packed), "lm"
+    # (that script's inserted text range-coded), or "auto": whichever is smallest.
     residual: str = "auto"
-    # Section size cap. Regeneration steps all sections of a batch together, so time
-    # grows with the longest section, while every section costs one more prompt. At 160
-    # tokens a 5 KB input is ~9 sections regenerated in one batch of 160 steps.
-    max_section_tokens: int = 128
-    max_rows: int = 16  # sections regenerated together in one batch
-    temperature: float = 0.7  # seeded sampling (seeds > 0) only
-    top_k: int = 40  # seeded sampling (seeds > 0) only
+    # Section size cap. Each section costs a prompt and restarts the residual's context,
+    # so the lossless mode wants long ones: as long as the arithmetic mode's default segments.
+    max_section_tokens: int = 1280
+    max_rows: int = 16  # sections generated together in one batch (speed only)
+    # Recipe (codecs.semantic_params.RECIPES): templates, sampling and the coding profile
+    # of the model-coded prompts and residual (recipe 1: the arithmetic default's profile 5).
+    recipe: int = 1
     threads: int | None = None  # as ArithmeticConfig.threads
     device: str = "auto"  # as ArithmeticConfig.device
 
     # Lossless semantic files fall back to zstd or stored bytes where those are smaller.
     fallback: bool = True
 
-    # Residual text is range-coded in segments of at least this many tokens, stepped
-    # together: inserted text is fragmented anyway, and short segments keep it fast.
+    # With --residual lm, the inserted text is range-coded in segments of at least this
+    # many tokens, stepped together: inserted text is fragmented anyway.
     residual_segment_tokens: int = 32
 
-    def arithmetic(self) -> ArithmeticConfig:
-        """How residual text is range-coded with --residual lm: the same numerics."""
-        return ArithmeticConfig(threads=self.threads, device=self.device, min_segment_tokens=self.residual_segment_tokens,
-                                max_segment_tokens=768, profile=4)
+    def prompt_budget(self, section_tokens: int) -> int:
+        """Most prompt tokens for a section of this many tokens."""
+        if self.prompt_tokens is not None:
+            return self.prompt_tokens
+        low, high = PROMPT_TOKENS_AUTO
+        return max(low, min(high, section_tokens // PROMPT_RATIO))
+
+    def lm_residual(self) -> dict:
+        """ArithmeticConfig settings for --residual lm's embedded stream."""
+        return {"min_segment_tokens": self.residual_segment_tokens, "max_segment_tokens": 768, "profile": 4}
 
 
 @dataclass
 class SummaryConfig(SemanticConfig):
-    """The summary mode stores prompts only, so its size is prompts per byte: fewer,
-    longer sections (a 1.5 KB input is one section at 512 tokens)."""
+    """The summary mode stores prompts only, so its size is prompts per byte; its sections
+    are shorter than semantic's, so that each prompt describes less text (a 1.5 KB input is
+    one section at 512 tokens)."""
 
     max_section_tokens: int = 512
+    prompt_tokens: int | None = 48
 
 
 @dataclass

@@ -110,16 +110,19 @@ class Lockstep:
         return self.weights(logits)
 
 
-def sequence_weights(exact, inputs: list[list[int]], symbol_count: int, window: Window = UNLIMITED, skip: int = 0):
+def sequence_weights(exact, inputs: list[list[int]], symbol_count: int, window: Window = UNLIMITED,
+                     skip: int | list[int] = 0):
     """For each input sequence (model ids, start token first), the next-token weights at
-    every position from `skip` on, as (index, start, weights): weights (n, symbols) for
+    every position from `skip` on (one number, or one per input: a prefix's outputs are
+    not needed), as (index, start, weights): weights (n, symbols) for
     positions start..start+n-1 of inputs[index], in order of index then start, each valid
     until the next item. Computed window by window (Window.starts) in full-sequence
     passes of several right-padded rows (padding never changes a row's numbers); the LM
     head runs HEAD_ROWS positions at a time."""
     weights = _Weights(exact, symbol_count)
+    skips = skip if isinstance(skip, list) else [skip] * len(inputs)
     views = [(j, a, end, emit) for j, x in enumerate(inputs) for a, end, emit in window.starts(len(x))
-             if end > skip]
+             if end > skips[j]]
     i = 0
     while i < len(views):
         rows = max(1, PASS_TOKENS // max(1, views[i][2] - views[i][1]))
@@ -130,9 +133,9 @@ def sequence_weights(exact, inputs: list[list[int]], symbol_count: int, window: 
             ids[r, : end - a] = torch.tensor(inputs[j][:1] + inputs[j][a + 1 : end], dtype=torch.long)
         hidden = _prefill(exact, ids, 0, exact.new_cache(len(batch), width))
         for r, (j, a, end, emit) in enumerate(batch):
-            for s in range(max(emit, skip - a), end - a, HEAD_ROWS):
+            for s in range(max(emit, skips[j] - a), end - a, HEAD_ROWS):
                 e = min(end - a, s + HEAD_ROWS)
-                yield j, a + s - skip, weights(exact.logits(hidden[r, s:e]))
+                yield j, a + s - skips[j], weights(exact.logits(hidden[r, s:e]))
         i += len(batch)
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import llmpack
 from llmpack import container, models
 from llmpack.cli import app
-from llmpack.config import ArithmeticConfig, PAYLOAD_BLOCK
+from llmpack.config import FORMAT_VERSION, ArithmeticConfig, PAYLOAD_BLOCK
 from llmpack.errors import FormatError, ModelError
 
 TEXT = b"Alice was beginning to get very tired of sitting by her sister on the bank. " * 30
@@ -131,4 +131,4 @@ def test_huge_sizes_in_a_header_are_refused_without_allocating(packed, tiny_mode
 
 def test_info_json_stays_machine_readable(packed):
     info = json.loads(CliRunner().invoke(app, ["info", "-", "--json"], input=packed).output)
-    assert info["format_version"] == 4 and info["lossy"] is False
+    assert info["format_version"] == FORMAT_VERSION and info["lossy"] is False

@@ -41,3 +41,21 @@ def test_cost_is_close_to_cross_entropy():
 def test_payload_must_be_whole_words():
     with pytest.raises(FormatError):
         rangecoder.Decoder(b"abc")
+
+
+def test_trimmed_seals_decode_the_same_and_save_bytes():
+    rng = np.random.default_rng(2)
+    saved = []
+    for _ in range(1500):
+        n, vocab = int(rng.integers(1, 300)), int(rng.integers(2, 200))
+        probs = rng.random((n, vocab)) ** rng.uniform(1, 14)
+        symbols = [int(rng.choice(vocab, p=p / p.sum())) for p in probs]
+        enc = rangecoder.Encoder()
+        enc.encode_all(symbols, probs)
+        full, trimmed = enc.finish(), enc.finish(trim=True)
+        assert full[:-4] == trimmed[: len(full) - 4] and 1 <= len(trimmed) - (len(full) - 4) <= 4
+        dec = rangecoder.Decoder(trimmed, trimmed=True)
+        assert [dec.decode(p) for p in probs] == symbols
+        saved.append(len(full) - len(trimmed))
+    assert 1.0 < np.mean(saved) < 3.0  # the seal's needed bytes vary with the final range
+    assert rangecoder.Encoder().finish(trim=True) == b""

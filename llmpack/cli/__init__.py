@@ -1,4 +1,4 @@
-"""Command line: `llmpack encode|decode|info|report|select|models|doctor|version`, and
+"""Command line: `llmpack encode|decode|info|strip|report|select|models|doctor|version`, and
 gzip-style `llmpack [-d] FILE...`. app.py has the commands, group.py the gzip-style
 front and one-line usage errors, paths.py the input and output checks."""
 

@@ -180,9 +180,9 @@ def encode(
     output: Optional[str] = OutOpt,
     mode: str = typer.Option("arithmetic", "--mode", help=f"One of: {', '.join(MODES)}. arithmetic and semantic are lossless, summary is lossy."),
     model: Optional[str] = ModelOpt,
-    prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: 48]."),
+    prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: semantic 1 per 32 text tokens, 8-48; summary 48]."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per section [default: 1]."),
-    residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: zstd, lm or auto [default: auto]."),
+    residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: model, diff, lm or auto (the smallest) [default: auto]."),
     level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help="arithmetic: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: 5]."),
     dictionary: Optional[str] = DictOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."),
@@ -196,7 +196,7 @@ def encode(
 ) -> None:
     """Compress each FILE to FILE.llmp (inputs are kept unless --rm)."""
     _check_choice(mode, MODES, "--mode")
-    _check_choice(residual, ("zstd", "lm", "auto"), "--residual")
+    _check_choice(residual, ("auto", "model", "diff", "lm", "zstd"), "--residual")
     _check_choice(device, DEVICES, "--device")
     options = {k: v for k, v in (("prompt_tokens", prompt_tokens), ("seeds", seeds), ("residual", residual)) if v is not None}
     if options and mode not in ("semantic", "summary"):
@@ -289,6 +289,37 @@ def decode(
     _each_file(files, recursive, True, output, stdout, quiet, work)
 
 
+@app.command("strip")
+def strip_cmd(
+    files: Optional[list[str]] = FilesArg,
+    output: Optional[str] = OutOpt,
+    stdout: bool = StdoutOpt,
+    force: bool = ForceOpt,
+    keep: bool = KeepOpt,
+    quiet: bool = QuietOpt,
+    verbose: bool = VerboseOpt,
+    recursive: bool = RecursiveOpt,
+) -> None:
+    """Drop a semantic FILE.llmp's residual layer, keeping its summary layer: writes
+    FILE.summary.EXT.llmp, a lossy summary file. Runs no model."""
+
+    def work(src: str) -> None:
+        from ..api import strip
+
+        st = paths.source_stat(src, force)
+        target = paths.plan(src, output, stdout, decoding=True, force=force, lossy=True)
+        if output is None and target.dest != STDIO:
+            target = paths.Plan(src, target.dest + SUFFIX)
+        target.check(force, binary=True)
+        start = time.perf_counter()
+        blob = paths.read(src, decoding=True, force=force)
+        out = strip(blob)
+        paths.write(target.dest, out, st)
+        _finish(src, target.dest, not keep, start, len(blob), len(out), verbose)
+
+    _each_file(files, recursive, True, output, stdout, quiet, work)
+
+
 def _show(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -306,14 +337,17 @@ def _show(value) -> str:
 def info(
     file: str = typer.Argument(..., help="A .llmp file ('-' for standard input)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    prompts: bool = typer.Option(False, "--prompts", help="semantic/summary: also decode model-coded prompts (loads the model)."),
+    model: Optional[str] = ModelOpt,
 ) -> None:
-    """Show a file's header and check its integrity without decoding it (no model is loaded)."""
+    """Show a file's header and check its integrity without decoding it (no model is
+    loaded, unless --prompts)."""
     with _errors(file):
         from ..api import inspect
 
         if file != STDIO:
             paths.source_stat(file, force=True)
-        details = inspect(paths.read(file, decoding=True, force=False))
+        details = inspect(paths.read(file, decoding=True, force=False), prompts=prompts, model=model)
         if as_json:
             typer.echo(json.dumps(details, indent=2))
             return

@@ -88,6 +88,8 @@ def read(name: str, decoding: bool, force: bool) -> bytes:
 def lossy_name(name: str) -> str:
     """Where a lossy decode goes by default: notes.txt -> notes.summary.txt, README -> README.summary.txt."""
     p = Path(name)
+    if p.stem.endswith(LOSSY_TAG):  # notes.summary.txt (e.g. from `llmpack strip`) stays so
+        return name
     return str(p.with_name(p.stem + LOSSY_TAG + p.suffix)) if p.suffix else name + LOSSY_TAG + ".txt"
 
 

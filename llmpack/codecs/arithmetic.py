@@ -49,6 +49,7 @@ class Segment:
     n_tokens: int  # model-coded tokens (0 for zstd/raw)
     payload: bytes
     crc: int | None = None  # format 3's table only
+    trimmed: bool = False  # a range-coded payload with a trimmed seal (rangecoder.Encoder.finish)
 
 
 def dictionary_id(dictionary: bytes) -> bytes:
@@ -273,28 +274,12 @@ class ArithmeticCodec(Codec):
         n_guess = len(tok.encode(text)) if text else 0
         count, _ = seg.plan(n_guess, max_rows, min_tokens, max_tokens)
         pieces = seg.split(text, count)
-        tokens = [tok.encode(p) for p in pieces]
-        total, done = len(text), 0
-        from .. import engine  # torch: imported only when a model runs
-
         with threads(cfg.threads):
             exact = lm.exact(profile.numerics, cfg.device)
             prefix, primed = _prime(exact, tok, profile, dictionary)
-            inputs = [prefix + [tok.model_input(t) for t in toks[:-1]] for toks in tokens]
-            online = [copy.deepcopy(primed) for _ in tokens] if primed is not None else None
-            encoders = [rangecoder.Encoder() for _ in tokens]
-            token_bits: list[list[float]] = [[] for _ in tokens]  # per segment, the model's cost of each token
-            for j, start, weights in engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, len(prefix) - 1):
-                symbols = tokens[j][start : start + len(weights)]
-                if online is not None:
-                    online[j].learn(weights, symbols)
-                encoders[j].encode_all(symbols, weights)
-                token_bits[j] += engine.bits(weights, symbols)
-                done += len(tok.decode(symbols))
-                ctx.report(done, total)
-            payloads = [e.finish() for e in encoders]
+            coded, tokens, token_bits = self.code_pieces(exact, tok, profile, pieces, [prefix] * len(pieces), primed, ctx)
         fallback = cfg.fallback and len(pieces) > 1  # a single segment's fallback is the whole file's
-        segments = [self._choose(p, toks, pay, fallback) for p, toks, pay in zip(pieces, tokens, payloads)]
+        segments = [self._choose(p, s, fallback) for p, s in zip(pieces, coded)]
         kept = [i for i, s in enumerate(segments) if s.method == MODEL]
         ctx.stats.update(
             tokens=sum(len(t) for t in tokens),
@@ -307,9 +292,36 @@ class ArithmeticCodec(Codec):
         return flags, segments
 
     @staticmethod
-    def _choose(piece: bytes, toks: list[int], model_payload: bytes, fallback: bool) -> Segment:
-        crc = crc32(piece)  # recorded by format 3's segment table (embedded streams)
-        options = [Segment(MODEL, len(piece), len(toks), model_payload, crc)]
+    def code_pieces(exact, tok, profile: Profile, pieces: list[bytes], prefixes: list[list[int]], primed: Online | None,
+                    ctx: Context, trim: bool = False) -> tuple[list[Segment], list[list[int]], list[list[float]]]:
+        """Range-code each piece after its prefix (model ids, start token first; not coded),
+        each with its own copy of the online models `primed` (trim: with trimmed seals).
+        Returns the model-coded segments, each piece's tokens and their costs in bits.
+        ctx.report() counts bytes."""
+        from .. import engine  # torch: imported only when a model runs
+
+        tokens = [tok.encode(p) for p in pieces]
+        total, done = sum(len(p) for p in pieces), 0
+        inputs = [pre + [tok.model_input(t) for t in toks[:-1]] for pre, toks in zip(prefixes, tokens)]
+        online = [copy.deepcopy(primed) for _ in tokens] if primed is not None else None
+        encoders = [rangecoder.Encoder() for _ in tokens]
+        token_bits: list[list[float]] = [[] for _ in tokens]  # per piece, the model's cost of each token
+        skips = [len(pre) - 1 for pre in prefixes]
+        for j, start, weights in engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, skips):
+            symbols = tokens[j][start : start + len(weights)]
+            if online is not None:
+                online[j].learn(weights, symbols)
+            encoders[j].encode_all(symbols, weights)
+            token_bits[j] += engine.bits(weights, symbols)
+            done += len(tok.decode(symbols))
+            ctx.report(done, total)
+        coded = [Segment(MODEL, len(p), len(t), e.finish(trim), crc32(p), trim) for p, t, e in zip(pieces, tokens, encoders)]
+        return coded, tokens, token_bits
+
+    @staticmethod
+    def _choose(piece: bytes, model: Segment, fallback: bool) -> Segment:
+        crc = model.crc  # recorded by format 3's segment table (embedded streams)
+        options = [model]
         if fallback:
             options.append(Segment(ZSTD, len(piece), 0, zstd_compress(piece), crc))
             options.append(Segment(RAW, len(piece), 0, piece, crc))
@@ -342,8 +354,10 @@ class ArithmeticCodec(Codec):
         return data
 
     def _uncode(self, profile: Profile, segments: list[Segment], total: int, get_model, ctx: Context,
-                dictionary: bytes | None = None, start_id: int | None = None) -> list[bytes]:
-        """Each segment's text."""
+                dictionary: bytes | None = None, start_id: int | None = None,
+                prefixes: list[list[int]] | None = None) -> list[bytes]:
+        """Each segment's text. Model-coded segments follow the dictionary's prefix, or
+        their own prefix (`prefixes`, one per segment, as given to code_pieces)."""
         pieces: list[bytes | None] = [None] * len(segments)
         for i, s in enumerate(segments):
             if s.method == ZSTD:
@@ -362,7 +376,8 @@ class ArithmeticCodec(Codec):
             with threads(self.config.threads):
                 exact = lm.exact(profile.numerics, self.config.device)
                 prefix, primed = _prime(exact, tok, profile, dictionary)
-                steps = len(prefix) + max(segments[i].n_tokens for i in coded)
+                prefixes = prefixes or [prefix] * len(segments)
+                steps = max(len(prefixes[i]) + segments[i].n_tokens for i in coded)
                 capacity = min(steps, profile.window.size) if profile.window.size else steps
                 import torch
 
@@ -377,7 +392,7 @@ class ArithmeticCodec(Codec):
 
                 def decode_group(group: list[int], report) -> list[bytes]:
                     return [piece for batch in _batches(group, rows) for piece in self._decode_batch(
-                        exact, tok, profile, [segments[i] for i in batch], prefix, primed, report)]
+                        exact, tok, profile, [segments[i] for i in batch], [prefixes[i] for i in batch], primed, report)]
 
                 groups = [coded[w::n] for w in range(n)]  # segments have about equal lengths
                 tasks = [functools.partial(decode_group, g) for g in groups]
@@ -386,24 +401,32 @@ class ArithmeticCodec(Codec):
                         pieces[i] = piece
         return pieces
 
-    def _decode_batch(self, exact, tok, profile: Profile, segs: list[Segment], prefix: list[int], primed,
+    def _decode_batch(self, exact, tok, profile: Profile, segs: list[Segment], prefixes: list[list[int]], primed,
                       report) -> list[bytes]:
-        """Step a batch of model-coded segments together; report(n) after each step with
-        the bytes it decoded."""
+        """Step a batch of model-coded segments together, each after its prefix; report(n)
+        after each step with the bytes it decoded. Prefixes of unequal length: the common
+        length is prefilled, then each row steps through the rest of its own."""
         from .. import engine
 
         rows = len(segs)
-        stepper = engine.Lockstep(exact, rows, tok.symbol_count, len(prefix) + max(s.n_tokens for s in segs), profile.window)
-        stepper.feed([prefix[:-1]] * rows)
-        decoders = [rangecoder.Decoder(s.payload) for s in segs]
+        steps = max(len(p) + s.n_tokens for p, s in zip(prefixes, segs))
+        stepper = engine.Lockstep(exact, rows, tok.symbol_count, steps, profile.window)
+        common = min(len(p) for p in prefixes) - 1
+        stepper.feed([p[:common] for p in prefixes])
+        at = [common] * rows  # each row's last prefix input fed (or about to be)
+        decoders = [rangecoder.Decoder(s.payload, s.trimmed) for s in segs]
         online = [copy.deepcopy(primed) for _ in segs] if primed is not None else None
         out: list[list[int]] = [[] for _ in segs]
-        inputs = [prefix[-1]] * rows
+        inputs = [p[common] for p in prefixes]
         active = set(range(rows))
         while active:
             probs = stepper.step(inputs)
             stepped = 0
             for r in sorted(active):
+                if at[r] < len(prefixes[r]) - 1:  # still reading its prefix: nothing to decode yet
+                    at[r] += 1
+                    inputs[r] = prefixes[r][at[r]]
+                    continue
                 w = probs[r]
                 if online is not None:
                     online[r].adjust(w)

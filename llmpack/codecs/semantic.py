@@ -1,142 +1,108 @@
-"""`semantic` (lossless) and `summary` (lossy) modes: prompt + seed (+ residual).
+"""`semantic` (lossless) and `summary` (lossy): prompts that regenerate the text, and
+(semantic) a residual that makes it exact.
 
-Encode: cut the text into sections -> the instruction model writes a short
-reconstruction prompt per section (prompts/condense-*) -> each section is regenerated
-from its prompt (prompts/regenerate-*) with seeds 0..N-1 -> per section keep the best
-seed. `semantic` also stores the residual, an exact edit script from the
-regeneration to the original, coded with zstd or with the model; `summary` stores
-only the prompts and reports how similar its regeneration is.
+A file has two layers:
 
-Decode regenerates every section with the stored seeds, checks each regeneration
-against the CRC taken at encode time (another machine or library version may
-generate different text: that is an error, never silently wrong output), and applies
-the residual.
+* the **base layer** (the params; all a summary file holds): the input cut into sections
+  at paragraph ends; per section the reconstruction prompt the instruction model writes
+  (greedy, the recipe's `condense` template), the seed whose regeneration is most like the
+  original (MiniLM similarity over seeds 0..N-1), the section's length in tokens and a CRC
+  of the regeneration; and the similarity of the whole regeneration to the original. The
+  prompts are range-coded under the model as one text, a prompt per line, after the
+  condense template's instruction: a 48-token prompt costs about 20 bytes (zstd: 140).
+* the **residual layer** (semantic's payload), whichever of these is smallest:
+  - `model`: each section range-coded under the model, after its prompt (in the
+    regeneration template, or as a plain-text heading: the model reads what the text is
+    about) or after nothing, whichever codes that section smaller (zstd or the bytes
+    where they win). Decoding needs no regeneration.
+  - `diff`: a diff-match-patch edit script from the regeneration to the original, packed
+    with zstd; `lm`: the same script with its inserted text range-coded under the model.
 
-Seed search: each section prefers the seed that leaves the fewest residual bytes; with
-N seeds the encoder packs the assignment reached after each of seeds 0..N-1 and keeps
-the smallest file, so more seeds never make a file larger.
-
-Payload (semantic): a small block with each section's edit ops and insert length,
-then u8 method and all inserted bytes, coded raw, with zstd, or range-coded under the
-model ("lm"): per file, whichever is smallest unless --residual picks one.
+Decoding a summary regenerates every section with its seed and checks each against its
+CRC (another machine or library version may generate different text: that is an error,
+never silently wrong output). `strip()` drops a semantic file's residual layer: what
+remains is, byte for byte, the summary file of the same text at the same settings.
 """
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass, field
-
-from .. import rangecoder
+from .. import container, profiles
 from .. import residual as rsd
 from .. import sections as sec
 from .. import templates
-from ..config import SemanticConfig, SummaryConfig
-from ..container import Header, Reader, Writer, crc32
+from ..config import ArithmeticConfig, SemanticConfig, SummaryConfig
+from ..container import Header, Reader, Writer
 from ..errors import FormatError, IntegrityError, LLMPackError
-from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
-from .arithmetic import ArithmeticCodec, ParamsV3 as ArithmeticParams, refuse_float_numerics, threads
+from .arithmetic import MODEL, RAW, ZSTD, ArithmeticCodec, ParamsV3, Segment, _prime, refuse_float_numerics, threads
 from .base import Codec, Context, Encoded
+from .semantic_params import (
+    P_MODEL, RECIPES, Params, Section, clean_prompt, pack_small_v4, unpack_small_v4,
+)
 from .zstd import zstd_compress, zstd_decompress
 
-# Residual storage methods.
+# The residual layer: one byte per section saying how it is stored, or K_EDITS and an
+# edit script (format 4 files have only the edit script, without that byte).
+C_PLAIN, C_TEMPLATE, C_HEADING, C_ZSTD, C_RAW = 0, 1, 2, 3, 4
+CONTEXT_NAMES = {C_PLAIN: "model", C_TEMPLATE: "model after template+prompt", C_HEADING: "model after prompt heading",
+                 C_ZSTD: "zstd", C_RAW: "raw"}
+MODEL_CONTEXTS = (C_PLAIN, C_TEMPLATE, C_HEADING)  # the range-coded ones
+K_EDITS = 0xFF
+# K_EDITS: how the edit script's inserted bytes are stored (format 4's methods).
 R_RAW, R_ZSTD, R_LM = 0, 1, 2
-RESIDUAL_NAMES = {R_RAW: "raw", R_ZSTD: "zstd", R_LM: "lm"}
-RESIDUAL_CHOICES = {"auto": (R_RAW, R_ZSTD, R_LM), "zstd": (R_RAW, R_ZSTD), "lm": (R_LM,)}
+# --residual: which codings the encoder tries (the smallest wins). "zstd" is diff's old name.
+RESIDUAL_CHOICES = {
+    "auto": ("model", R_RAW, R_ZSTD, R_LM),
+    "model": ("model",),
+    "diff": (R_RAW, R_ZSTD),
+    "zstd": (R_RAW, R_ZSTD),
+    "lm": (R_LM,),
+}
 WORDS_PER_TOKEN = 0.75  # tells the regeneration prompt roughly how long the section is
-
-
-@dataclass
-class Section:
-    n_tokens: int  # regeneration length: the original section's token count
-    seed: int
-    crc: int  # CRC32 of the regenerated bytes, checked on decode
-    prompt: bytes
-
-
-@dataclass
-class Params:
-    numerics: Numerics  # the exact engine's numerics, for regeneration and residual coding
-    rows: int
-    start_id: int
-    precision: int
-    condense: tuple[str, int]  # template id, digest
-    regenerate: tuple[str, int]
-    prompt_tokens: int
-    temperature: float
-    top_k: int
-    similarity: float  # summary: measured at encode time; semantic: 1.0
-    sections: list[Section] = field(default_factory=list)
-
-    def pack(self) -> bytes:
-        w = Writer().text(self.numerics.tag()).varint(self.rows)
-        w.varint(self.start_id).u8(self.precision)
-        w.text(self.condense[0]).u32(self.condense[1]).text(self.regenerate[0]).u32(self.regenerate[1])
-        w.varint(self.prompt_tokens).varint(round(self.temperature * 1000)).varint(self.top_k)
-        w.raw(struct.pack("<f", self.similarity))
-        w.varint(len(self.sections))
-        for s in self.sections:
-            w.varint(s.n_tokens).varint(s.seed).u32(s.crc)
-        # The prompts do not depend on the seeds: pack them once, whichever way is smaller.
-        _pack_small(w, b"".join(Writer().blob(s.prompt).getvalue() for s in self.sections))
-        return w.getvalue()
-
-    @classmethod
-    def unpack(cls, raw: bytes) -> "Params":
-        r = Reader(raw, "semantic header")
-        numerics, rows = Numerics.parse(r.text()), r.varint()
-        if rows < 1:
-            raise FormatError("corrupt semantic header")
-        start_id, precision = r.varint(), r.u8()
-        condense = (r.text(), r.u32())
-        regenerate = (r.text(), r.u32())
-        prompt_tokens, temperature, top_k = r.varint(), r.varint() / 1000, r.varint()
-        (similarity,) = struct.unpack("<f", r.raw(4))
-        count = r.varint()
-        if count > len(raw):
-            raise FormatError("corrupt semantic header: section count")
-        sections = [Section(r.varint(), r.varint(), r.u32(), b"") for _ in range(count)]
-        prompts = _unpack_small(r, 64 * len(raw) + 1024)
-        if not r.at_end():
-            raise FormatError("corrupt semantic header: trailing bytes")
-        pr = Reader(prompts, "semantic prompts")
-        for s in sections:
-            s.prompt = pr.blob()
-        if not pr.at_end():
-            raise FormatError("corrupt semantic header: prompt block")
-        return cls(numerics, rows, start_id, precision, condense, regenerate,
-                   prompt_tokens, temperature, top_k, similarity, sections)
-
-    def stream_params(self) -> ArithmeticParams:
-        """What the embedded range-coded streams need (same model and numerics)."""
-        return ArithmeticParams(0, self.numerics, 1, self.start_id, self.precision, [])
-
-    def mismatch(self, what: str) -> str:
-        return f"{what}: regeneration differs from the one at encode time: the file is corrupt"
-
-
-def _pack_small(w: Writer, data: bytes) -> None:
-    """A block stored zstd-packed when that is smaller, else raw: u8 method | ..."""
-    packed = zstd_compress(data)
-    if len(packed) < len(data):
-        w.u8(R_ZSTD).varint(len(data)).blob(packed)
-    else:
-        w.u8(R_RAW).blob(data)
-
-
-def _unpack_small(r: Reader, limit: int) -> bytes:
-    method = r.u8()
-    if method == R_RAW:
-        return r.blob()
-    if method == R_ZSTD:
-        size = r.varint()
-        if size > limit:
-            raise FormatError(f"corrupt {r.what}: block size")
-        return zstd_decompress(r.blob(), size)
-    raise FormatError(f"corrupt {r.what}: unknown block packing {method}")
 
 
 def _batches(n: int, rows: int) -> list[range]:
     return [range(i, min(n, i + rows)) for i in range(0, n, rows)]
+
+
+def _pad_id(hf, tok) -> int:
+    return hf.pad_token_id if hf.pad_token_id is not None else tok.start_id
+
+
+def _vocab(lm):
+    """Tokens generation may emit (those with bytes), and the control tokens that end a prompt."""
+    import numpy as np
+
+    tok = lm.tokenizer
+    allowed = np.array([t is not None for t in tok.table[: tok.vocab_size]], dtype=bool)
+    stops = frozenset(i for i in range(tok.vocab_size) if tok.table[i] is None)
+    return allowed, stops
+
+
+def _regeneration_input(lm, template, s: Section) -> list[int]:
+    """The regeneration template with a section's prompt: what regeneration continues, and
+    what the residual may code the section after."""
+    return template.render(lm.hf_tokenizer, prompt=s.prompt.decode("utf-8", "replace"),
+                           words=round(s.n_tokens * WORDS_PER_TOKEN))
+
+
+def _residual_prefix(lm, recipe, regenerate, s: Section, context: int) -> list[int]:
+    """What the residual codes a section after, in each model context."""
+    tok = lm.tokenizer
+    if context == C_TEMPLATE:
+        return [tok.start_id] + _regeneration_input(lm, regenerate, s)
+    if context == C_HEADING:
+        return [tok.start_id] + [tok.model_input(t) for t in tok.encode(recipe.heading.replace(b"{prompt}", s.prompt))]
+    return [tok.start_id]
+
+
+def _prompt_prefix(lm, condense) -> list[int]:
+    """What the joined prompts are range-coded after: the condense instruction, without a text."""
+    return [lm.tokenizer.start_id] + condense.render(lm.hf_tokenizer, text="", words=0)
+
+
+def _phase(ctx: Context, base: int, total: int) -> Context:
+    """A Context for one pass over the input, reporting into the whole job's progress."""
+    return Context(model=ctx.model, progress=lambda done, _: ctx.report(base + done, total))
 
 
 class SemanticCodec(Codec):
@@ -148,166 +114,241 @@ class SemanticCodec(Codec):
     def __init__(self, config: SemanticConfig | None = None) -> None:
         self.config = config or self.config_class()
         if self.config.residual not in RESIDUAL_CHOICES:
-            raise LLMPackError(f"unknown residual coding '{self.config.residual}' (choose from: {', '.join(RESIDUAL_CHOICES)})")
-        if self.config.seeds < 1 or self.config.prompt_tokens < 1:
+            raise LLMPackError(f"unknown residual coding '{self.config.residual}' (choose from: auto, model, diff, lm)")
+        if self.config.seeds < 1 or (self.config.prompt_tokens is not None and self.config.prompt_tokens < 1):
             raise LLMPackError("--seeds and --prompt-tokens must be at least 1")
 
-    # -- shared machinery ------------------------------------------------------
-    @staticmethod
-    def _vocab(lm) -> tuple[np.ndarray, frozenset[int]]:
-        """Tokens regeneration may emit (those with bytes), and the control tokens that end a prompt."""
-        import numpy as np
-
-        tok = lm.tokenizer
-        allowed = np.array([t is not None for t in tok.table[: tok.vocab_size]], dtype=bool)
-        stops = frozenset(i for i in range(tok.vocab_size) if tok.table[i] is None)
-        return allowed, stops
-
-    def _regenerate(self, lm, params: Params, template, seeds: list[int], progress) -> list[bytes]:
-        """Regenerate every section with its seed, in the batches the header fixes."""
-        from ..generate import Sampling, generate  # torch: imported only when a model runs
-
-        tok, hf = lm.tokenizer, lm.hf_tokenizer
-        allowed, _ = self._vocab(lm)
-        sampling = Sampling(params.temperature, params.top_k)
-        out: list[bytes] = []
-        for batch in _batches(len(params.sections), params.rows):
-            secs = [params.sections[i] for i in batch]
-            prompts = [
-                template.render(hf, prompt=s.prompt.decode("utf-8", "replace"), words=round(s.n_tokens * WORDS_PER_TOKEN))
-                for s in secs
-            ]
-            ids = generate(lm.exact(params.numerics, self.config.device), prompts, [s.n_tokens for s in secs], [seeds[i] for i in batch], allowed,
-                           _pad_id(hf, tok), sampling, on_step=lambda t, n, b=batch: progress(b, t, n))
-            out += [tok.decode(x) for x in ids]
-        return out
+    def _coder(self, **overrides) -> ArithmeticCodec:
+        return ArithmeticCodec(ArithmeticConfig(threads=self.config.threads, device=self.config.device, **overrides))
 
     # -- encode ----------------------------------------------------------------
     def encode(self, data: bytes, ctx: Context) -> Encoded:
         cfg = self.config
         lm = ctx.get_model()
         tok = lm.tokenizer
-        condense = templates.load(templates.CONDENSE)
-        regenerate = templates.load(templates.REGENERATE)
+        if cfg.recipe not in RECIPES:
+            raise LLMPackError(f"unknown recipe {cfg.recipe} (known: {', '.join(map(str, RECIPES))})")
+        recipe = RECIPES[cfg.recipe]
+        condense, regenerate = templates.load(*recipe.condense), templates.load(*recipe.regenerate)
         pieces = sec.split(data, lambda b: len(tok.encode(b)), cfg.max_section_tokens)
-        params = Params(DEFAULT_NUMERICS, max(1, min(cfg.max_rows, len(pieces))), tok.start_id, rangecoder.PRECISION_BITS,
-                        (condense.id, condense.digest), (regenerate.id, regenerate.digest),
-                        cfg.prompt_tokens, cfg.temperature, cfg.top_k, 1.0)
-        # Progress in bytes of work: the input once for the prompts, once per seed.
-        total = len(data) * (1 + cfg.seeds)
-        sizes = [len(p) for p in pieces]
-
-        def progress(base: int):
-            def report(batch, t, n):
-                ctx.report(base + sum(sizes[: batch.start]) + sum(sizes[i] for i in batch) * t // max(1, n), total)
-            return report
-
+        params = Params(recipe, 1.0, recipe_number=cfg.recipe)
+        # Progress in bytes of work: prompts, a regeneration per seed, then the residual.
+        passes = 1 + cfg.seeds + (0 if self.lossy else 2)
+        total = len(data) * passes
         with threads(cfg.threads):
-            prompts = self._condense(lm.exact(params.numerics, self.config.device), lm, condense, pieces, params.rows, progress(0))
+            exact = lm.exact(params.numerics, cfg.device)
+            prompts = self._condense(exact, lm, condense, pieces, _phase(ctx, 0, total))
             params.sections = [Section(len(tok.encode(p)), 0, 0, q) for p, q in zip(pieces, prompts)]
+            self._code_prompts(params, exact, lm, condense)
             trials = [
-                self._regenerate(lm, params, regenerate, [seed] * len(pieces), progress(len(data) * (1 + seed)))
+                self._regenerate(exact, lm, params, regenerate, [seed] * len(pieces), _phase(ctx, len(data) * (1 + seed), total))
                 for seed in range(cfg.seeds)
             ]
-            payload = self._select(params, data, pieces, trials, lm, ctx)
+            chosen = self._choose_seeds(params, data, pieces, trials, ctx)
+            payload = b"" if self.lossy else self._residual(
+                params, exact, lm, regenerate, pieces, chosen, ctx, _phase(ctx, len(data) * (1 + cfg.seeds), total))
         ctx.stats.update(
             sections=len(params.sections),
-            prompt_bytes=sum(len(s.prompt) for s in params.sections),
+            prompt_bytes=len(params.prompt_coded),
             seeds_used=[s.seed for s in params.sections],
+            similarity=params.similarity,
         )
         return Encoded(params.pack(), payload, model=lm)
 
-    def _condense(self, exact, lm, template, pieces: list[bytes], rows: int, progress) -> list[bytes]:
+    def _condense(self, exact, lm, template, pieces: list[bytes], ctx: Context) -> list[bytes]:
         """The instruction model writes one reconstruction prompt per section (greedy)."""
-        from ..generate import generate
+        from ..generate import generate  # torch: imported only when a model runs
 
         tok, hf = lm.tokenizer, lm.hf_tokenizer
-        allowed, stops = self._vocab(lm)
-        allowed = allowed.copy()
+        allowed, stops = _vocab(lm)
         allowed[list(stops)] = True
+        sizes = [len(p) for p in pieces]
         out: list[bytes] = []
-        for batch in _batches(len(pieces), rows):
-            inputs = [
-                template.render(hf, text=pieces[i].decode("utf-8", "replace"), words=len(pieces[i].split()))
-                for i in batch
-            ]
-            ids = generate(exact, inputs, [self.config.prompt_tokens] * len(batch), [0] * len(batch), allowed,
-                           _pad_id(hf, tok), stop_ids=stops, on_step=lambda t, n, b=batch: progress(b, t, n))
-            # Keep whole characters only: a prompt is stored and shown as UTF-8 text.
-            out += [tok.decode(x).decode("utf-8", "ignore").strip().encode("utf-8") for x in ids]
+        for batch in _batches(len(pieces), self.config.max_rows):
+            inputs = [template.render(hf, text=pieces[i].decode("utf-8", "replace"), words=len(pieces[i].split())) for i in batch]
+            done = sum(sizes[: batch.start])
+            budgets = [self.config.prompt_budget(len(tok.encode(pieces[i]))) for i in batch]
+            ids = generate(exact, inputs, budgets, [0] * len(batch), allowed,
+                           _pad_id(hf, tok), stop_ids=stops,
+                           on_step=lambda t, n, b=batch, d=done: ctx.report(d + sum(sizes[i] for i in b) * t // n, 0))
+            out += [clean_prompt(tok.decode(x)) for x in ids]
         return out
 
-    def _select(self, params: Params, data: bytes, pieces: list[bytes], trials: list[list[bytes]], lm, ctx: Context) -> bytes:
-        """Pick each section's seed (trials[seed][section] is a regeneration); return the payload."""
-        diffs = [[rsd.diff(text, piece) for text, piece in zip(regen, pieces)] for regen in trials]
-        proxy = [[len(d.inserts) + len(d.pack_ops()) for d in row] for row in diffs]
-        assign = [0] * len(pieces)
-        best: tuple[list[int], bytes] | None = None
-        for k in range(len(trials)):
-            changed = False
-            for i in range(len(pieces)):
-                if proxy[k][i] < proxy[assign[i]][i]:
-                    assign[i], changed = k, True
-            if best is None or changed:  # the file that seeds 0..k give; keep the smallest so far
-                payload = self._pack_residuals([diffs[assign[i]][i] for i in range(len(pieces))], lm, ctx)
-                if best is None or len(payload) < len(best[1]):
-                    best = (list(assign), payload)
-        assign, payload = best if best is not None else ([], b"")
+    def _code_prompts(self, params: Params, exact, lm, condense) -> None:
+        """Store the prompts as text or zstd, or range-coded under the model where smaller."""
+        text = params.store_prompts_plain()
+        if not text:
+            return
+        tok = lm.tokenizer
+        profile = profiles.get(params.profile)
+        coded, tokens, _ = ArithmeticCodec.code_pieces(
+            exact, tok, profile, [text], [_prompt_prefix(lm, condense)], _prime(exact, tok, profile, None)[1], Context(),
+            trim=True)
+        if len(coded[0].payload) < len(params.prompt_coded):
+            params.prompt_method, params.prompt_coded, params.prompt_tokens_coded = P_MODEL, coded[0].payload, len(tokens[0])
+
+    def _prompts(self, params: Params, lm) -> None:
+        """Fill in model-coded prompts (a format 5 file's base layer)."""
+        if params.prompt_method != P_MODEL or not params.sections:
+            return
+        condense = templates.load(*params.recipe.condense)
+        segment = Segment(MODEL, 0, params.prompt_tokens_coded, params.prompt_coded, trimmed=True)
+        text = self._coder()._uncode(profiles.get(params.profile), [segment], 0, lambda: lm, Context(),
+                                     prefixes=[_prompt_prefix(lm, condense)])[0]
+        params.set_prompts(text)
+
+    def _regenerate(self, exact, lm, params: Params, template, seeds: list[int], ctx: Context) -> list[bytes]:
+        """Regenerate every section with its seed (batches change no row's numbers)."""
+        from ..generate import Sampling, generate
+
+        tok, hf = lm.tokenizer, lm.hf_tokenizer
+        allowed, _ = _vocab(lm)
+        sampling = Sampling(params.recipe.temperature, params.recipe.top_k)
+        sizes = [s.n_tokens for s in params.sections]
+        out: list[bytes] = []
+        for batch in _batches(len(params.sections), self.config.max_rows):
+            secs = [params.sections[i] for i in batch]
+            done = sum(sizes[: batch.start])
+            ids = generate(exact, [_regeneration_input(lm, template, s) for s in secs], [s.n_tokens for s in secs],
+                           [seeds[i] for i in batch], allowed, _pad_id(hf, tok), sampling,
+                           on_step=lambda t, n, b=batch, d=done: ctx.report(d + sum(sizes[i] for i in b) * t // n, 0))
+            out += [tok.decode(x) for x in ids]
+        return out
+
+    def _choose_seeds(self, params: Params, data: bytes, pieces: list[bytes], trials: list[list[bytes]], ctx: Context) -> list[bytes]:
+        """Each section keeps its most similar regeneration (ties: the lower seed); the
+        base layer records the seeds, CRCs and the whole regeneration's similarity."""
+        from ..similarity import similarity
+
+        chosen = []
         for i, s in enumerate(params.sections):
-            s.seed, s.crc = assign[i], crc32(trials[assign[i]][i])
-        ctx.stats["residual_bytes"] = len(payload)
+            scores = [similarity(pieces[i], regen[i]) for regen in trials] if len(trials) > 1 else [1.0]
+            s.seed = max(range(len(scores)), key=lambda k: (scores[k], -k))
+            s.crc = params.crc_of(trials[s.seed][i])
+            chosen.append(trials[s.seed][i])
+        params.similarity = similarity(data, b"".join(chosen)) if data else 1.0
+        return chosen
+
+    def _residual(self, params: Params, exact, lm, regenerate, pieces: list[bytes], regens: list[bytes],
+                  ctx: Context, phase: Context) -> bytes:
+        """The smallest residual layer the --residual choice allows."""
+        tried = RESIDUAL_CHOICES[self.config.residual]
+        options: list[tuple[str, bytes]] = []
+        if "model" in tried:
+            options.append(("model", self._model_residual(params, exact, lm, regenerate, pieces, phase)))
+        methods = [m for m in tried if m != "model"]
+        if methods:
+            diffs = [rsd.diff(text, piece) for text, piece in zip(regens, pieces)]
+            options += self._edit_residuals(diffs, lm, methods, params)
+        name, payload = min(options, key=lambda o: len(o[1]))
+        ctx.stats.update(residual_method=name, residual_bytes=len(payload))
         return payload
 
-    def _pack_residuals(self, diffs: list[rsd.Residual], lm, ctx: Context) -> bytes:
-        """Block of each section's ops and insert length | u8 method | all inserted bytes, coded."""
+    def _model_residual(self, params: Params, exact, lm, regenerate, pieces: list[bytes], ctx: Context) -> bytes:
+        """Per section its coding u8 | per zstd/raw section its size | per section but the
+        last its stream's length | the streams. Each section is range-coded in every model
+        context, and keeps the smallest."""
+        tok = lm.tokenizer
+        profile = profiles.get(params.profile)
+        n = len(pieces)
+        prefixes = [_residual_prefix(lm, params.recipe, regenerate, s, c) for c in MODEL_CONTEXTS for s in params.sections]
+        coded, _, _ = ArithmeticCodec.code_pieces(exact, tok, profile, pieces * len(MODEL_CONTEXTS), prefixes,
+                                                  _prime(exact, tok, profile, None)[1], ctx, trim=True)
+        choices, bodies = [], []
+        for i, piece in enumerate(pieces):
+            options = [(c, coded[k * n + i].payload) for k, c in enumerate(MODEL_CONTEXTS)]
+            if self.config.fallback:
+                options += [(C_ZSTD, zstd_compress(piece)), (C_RAW, piece)]
+            choice, body = min(options, key=lambda o: len(o[1]))  # stable: ties keep the plainer coding
+            choices.append(choice)
+            bodies.append(body)
+        w = Writer()
+        for c in choices:
+            w.u8(c)
+        for c, piece in zip(choices, pieces):
+            if c in (C_ZSTD, C_RAW):
+                w.varint(len(piece))
+        for body in bodies[:-1]:
+            w.varint(len(body))
+        return w.getvalue() + b"".join(bodies)
+
+    def _edit_residuals(self, diffs: list[rsd.Residual], lm, methods, params: Params) -> list[tuple[str, bytes]]:
+        """K_EDITS | block of each section's ops and insert length | u8 method | all inserted
+        bytes, coded (format 4's payload after the kind byte)."""
         table = Writer()
         for d in diffs:
             table.blob(d.pack_ops()).varint(len(d.inserts))
-        out = Writer()
-        _pack_small(out, table.getvalue())
+        head = Writer().u8(K_EDITS)
+        pack_small_v4(head, table.getvalue())
         inserts = b"".join(d.inserts for d in diffs)
-        methods = RESIDUAL_CHOICES[self.config.residual]
-        options = []
+        out = []
         if R_RAW in methods:
-            options.append((R_RAW, inserts))
+            out.append(("diff", head.getvalue() + bytes([R_RAW]) + inserts))
         if R_ZSTD in methods:
-            options.append((R_ZSTD, Writer().varint(len(inserts)).getvalue() + zstd_compress(inserts)))
+            out.append(("diff", head.getvalue() + bytes([R_ZSTD]) + Writer().varint(len(inserts)).getvalue() + zstd_compress(inserts)))
         if R_LM in methods:
-            coder = ArithmeticCodec(self.config.arithmetic())
-            options.append((R_LM, coder.encode_stream(inserts, lm, Context(model=lm))))
-        method, body = min(options, key=lambda o: len(o[1]))
-        ctx.stats["residual_method"] = RESIDUAL_NAMES[method]
-        return out.u8(method).getvalue() + body
+            coder = self._coder(**self.config.lm_residual())
+            out.append(("lm", head.getvalue() + bytes([R_LM]) + coder.encode_stream(inserts, lm, Context(model=lm))))
+        return out
 
     # -- decode ----------------------------------------------------------------
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
         refuse_float_numerics(header)
-        params = Params.unpack(header.params)
-        if sum(s.n_tokens for s in params.sections) > header.original_size * 64 + 64 * len(params.sections):
-            raise FormatError("corrupt semantic header: sections longer than the original")
-        template = templates.load(params.regenerate[0], params.regenerate[1])
+        params = Params.unpack(header.params, header.version, 64 * header.original_size + 64)
+        if self.lossy and payload:
+            raise FormatError("corrupt summary file: unexpected payload")
         lm = ctx.get_model(header.model, header.fingerprint)
-        sizes = [s.n_tokens for s in params.sections]
-        total = sum(sizes)
-
-        def progress(batch, t, n):
-            ctx.report(sum(sizes[: batch.start]) + sum(sizes[i] for i in batch) * t // max(1, n), total)
-
         with threads(self.config.threads):
-            diffs = [] if self.lossy else self._unpack_residuals(payload, params, lm, header.original_size)
-            if self.lossy and payload:
-                raise FormatError("corrupt summary file: unexpected payload")
-            regens = self._regenerate(lm, params, template, [s.seed for s in params.sections], progress)
-        for i, (s, text) in enumerate(zip(params.sections, regens)):
-            if crc32(text) != s.crc:
-                raise IntegrityError(params.mismatch(f"section {i}"))
+            self._prompts(params, lm)
+            r = Reader(payload, "semantic payload")
+            if not self.lossy and header.version >= 5:
+                if payload[:1] != bytes([K_EDITS]):
+                    return self._decode_model(r, params, lm, header.original_size, ctx)
+                r.u8()
+            diffs = [] if self.lossy else self._unpack_edits(r, params, lm, header.original_size)
+            regens = self._regenerate_checked(params, lm, ctx)
         if self.lossy:
             return b"".join(regens)
         return b"".join(rsd.apply(text, d) for text, d in zip(regens, diffs))
 
-    def _unpack_residuals(self, payload: bytes, params: Params, lm, limit: int) -> list[rsd.Residual]:
-        r = Reader(payload, "semantic payload")
-        tr = Reader(_unpack_small(r, 16 * limit + 1024), "semantic residual table")
+    def _regenerate_checked(self, params: Params, lm, ctx: Context) -> list[bytes]:
+        template = templates.load(*params.recipe.regenerate)
+        exact = lm.exact(params.numerics, self.config.device)
+        total = sum(s.n_tokens for s in params.sections)
+        regens = self._regenerate(exact, lm, params, template, [s.seed for s in params.sections],
+                                  Context(progress=lambda done, _: ctx.report(done, total)))
+        for i, (s, text) in enumerate(zip(params.sections, regens)):
+            if params.crc_of(text) != s.crc:
+                raise IntegrityError(f"section {i}: regeneration differs from the one at encode time: the file is corrupt")
+        return regens
+
+    def _decode_model(self, r: Reader, params: Params, lm, limit: int, ctx: Context) -> bytes:
+        n = len(params.sections)
+        choices = [r.u8() for _ in range(n)]
+        if any(c not in CONTEXT_NAMES for c in choices):
+            raise FormatError("corrupt semantic payload: unknown section coding")
+        sizes = {i: r.varint() for i, c in enumerate(choices) if c in (C_ZSTD, C_RAW)}
+        lengths = [r.varint() for _ in range(n - 1)]
+        rest = r.rest()
+        if n:
+            lengths.append(len(rest) - sum(lengths))
+        if any(k < 0 for k in lengths) or sum(sizes.values()) > limit:
+            raise FormatError("corrupt semantic payload: section sizes")
+        regenerate = templates.load(*params.recipe.regenerate)
+        segments, prefixes, pos = [], [], 0
+        for i, (c, s, k) in enumerate(zip(choices, params.sections, lengths)):
+            body = rest[pos : pos + k]
+            pos += k
+            if c in MODEL_CONTEXTS:
+                segments.append(Segment(MODEL, 0, s.n_tokens, body, trimmed=True))
+            else:
+                segments.append(Segment(ZSTD if c == C_ZSTD else RAW, sizes[i], 0, body))
+            prefixes.append(_residual_prefix(lm, params.recipe, regenerate, s, c))
+        pieces = self._coder()._uncode(profiles.get(params.profile), segments, limit, lambda: lm, ctx, prefixes=prefixes)
+        return b"".join(pieces)
+
+    def _unpack_edits(self, r: Reader, params: Params, lm, limit: int) -> list[rsd.Residual]:
+        tr = Reader(unpack_small_v4(r, 16 * limit + 1024), "semantic residual table")
         ops, lengths = [], []
         for _ in params.sections:
             ops.append(rsd.Residual.unpack_ops(tr.blob()))
@@ -323,7 +364,8 @@ class SemanticCodec(Codec):
                 raise FormatError("corrupt semantic payload: residual size")
             inserts = zstd_decompress(r.rest(), size)
         elif method == R_LM:
-            inserts = ArithmeticCodec(self.config.arithmetic()).decode_stream(r, limit, lm, params.stream_params(), Context(model=lm))
+            stream = ParamsV3(0, params.numerics, 1, lm.tokenizer.start_id, profiles.PRECISION_BITS, [])
+            inserts = self._coder(**self.config.lm_residual()).decode_stream(r, limit, lm, stream, Context(model=lm))
         else:
             raise FormatError(f"unknown residual method {method}")
         if not r.at_end() or len(inserts) != sum(lengths):
@@ -334,47 +376,62 @@ class SemanticCodec(Codec):
             pos += n
         return out
 
-    def describe(self, header: Header, payload: bytes) -> dict:
-        p = Params.unpack(header.params)
+    # -- info ------------------------------------------------------------------
+    def describe(self, header: Header, payload: bytes, lm=None) -> dict:
+        """The base layer; the prompts too where they are stored as text, or where `lm`
+        (the file's model) is given to decode them."""
+        p = Params.unpack(header.params, header.version, 64 * header.original_size + 64)
+        if lm is not None:
+            self._prompts(p, lm)
+        known = p.prompt_method != P_MODEL or lm is not None or not p.sections
+        storage = {P_MODEL: "model", 1: "zstd", 2: "raw"}.get(p.prompt_method, "?")
         info = {
-            "prompts": [s.prompt.decode("utf-8", "replace") for s in p.sections],
-            "seeds": [s.seed for s in p.sections],
             "sections": len(p.sections),
             "section_tokens": [s.n_tokens for s in p.sections],
-            "prompt_tokens": p.prompt_tokens,
-            "templates": {"condense": f"{p.condense[0]} ({p.condense[1]:08x})", "regenerate": f"{p.regenerate[0]} ({p.regenerate[1]:08x})"},
-            "sampling": {"temperature": p.temperature, "top_k": p.top_k},
+            "seeds": [s.seed for s in p.sections],
+            "prompts": [s.prompt.decode("utf-8", "replace") for s in p.sections] if known else None,
+            "prompt_storage": f"{storage}, {len(p.prompt_coded)} bytes" + ("" if known else " (llmpack info --prompts decodes them)"),
+            "similarity": round(p.similarity, 4),
+            "templates": {"condense": "%s (%08x)" % p.recipe.condense, "regenerate": "%s (%08x)" % p.recipe.regenerate},
+            "sampling": {"temperature": p.recipe.temperature, "top_k": p.recipe.top_k},
             "numerics": p.numerics.tag(),
-            "rows": p.rows,
         }
-        if self.lossy:
-            info["similarity"] = round(p.similarity, 4)
+        if header.version >= 5:
+            info["recipe"] = p.recipe_number
+            info["profile"] = p.profile
+        if not self.lossy:
+            info["residual"] = _describe_residual(payload, header.version, len(p.sections))
+            info["residual_bytes"] = len(payload)
         return info
 
 
-def _pad_id(hf, tok) -> int:
-    return hf.pad_token_id if hf.pad_token_id is not None else tok.start_id
-
+def _describe_residual(payload: bytes, version: int, count: int) -> str:
+    if version >= 5 and payload[:1] != bytes([K_EDITS]):
+        kinds = [CONTEXT_NAMES.get(c, "?") for c in payload[:count]]
+        return "per section: " + ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
+    return "edit script"
 
 
 class SummaryCodec(SemanticCodec):
-    """Lossy: only the prompts (and seeds, section lengths) are kept."""
+    """Lossy: the base layer only (prompts, seeds, section lengths)."""
 
     name = "summary"
     mode = 3
     lossy = True
     config_class = SummaryConfig
 
-    def _select(self, params: Params, data: bytes, pieces: list[bytes], trials: list[list[bytes]], lm, ctx: Context) -> bytes:
-        """Each section keeps its most similar regeneration (ties: the lower seed); no payload."""
-        from ..similarity import similarity
 
-        chosen = []
-        for i, s in enumerate(params.sections):
-            scores = [similarity(pieces[i], regen[i]) for regen in trials] if len(trials) > 1 else [1.0]
-            s.seed = max(range(len(scores)), key=lambda k: (scores[k], -k))
-            s.crc = crc32(trials[s.seed][i])
-            chosen.append(trials[s.seed][i])
-        params.similarity = similarity(data, b"".join(chosen))
-        ctx.stats["similarity"] = params.similarity
-        return b""
+def strip(blob: bytes) -> bytes:
+    """A semantic file without its residual layer: the summary file of the same text at
+    the same settings. Runs no model."""
+    header, _ = container.unpack(bytes(blob))
+    if header.mode != SemanticCodec.mode:
+        from . import BY_MODE
+
+        kind = BY_MODE[header.mode].name if header.mode in BY_MODE else f"mode {header.mode}"
+        raise LLMPackError(f"only semantic files have a residual layer to strip; this is a {kind} file")
+    if header.version < 5:
+        raise LLMPackError(f"a format {header.version} semantic file has no summary layer to keep; re-encode it")
+    summary = Header(SummaryCodec.mode, container.FLAG_LOSSY, header.original_size, b"", header.model,
+                     header.fingerprint, header.params)
+    return container.pack(summary, b"")
