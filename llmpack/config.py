@@ -173,6 +173,22 @@ class SummaryConfig(SemanticConfig):
 
 
 @dataclass
+class FidelityConfig:
+    """Knobs of the fidelity (lossy) codec: the similarity to keep, and the arithmetic
+    mode's level that codes the approximation. Decoding needs none of them."""
+
+    # Most tokens are replaced by the model's guesses while the whole text keeps at least
+    # this MiniLM similarity to the original (1.0: nothing is replaced).
+    fidelity: float = 0.95
+    level: int = DEFAULT_LEVEL
+    threads: int | None = None  # as ArithmeticConfig.threads
+    device: str = "auto"  # as ArithmeticConfig.device
+
+    def arithmetic(self) -> ArithmeticConfig:
+        return ArithmeticConfig(level=self.level, threads=self.threads, device=self.device, fallback=False)
+
+
+@dataclass
 class ReportConfig:
     """What `llmpack report` runs. Every row is a real encode + decode of the file."""
 

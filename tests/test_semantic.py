@@ -312,3 +312,60 @@ def test_format_4_files_still_decode(tiny_model):
     assert llmpack.decompress(v4_semantic, model=tiny_model) == TEXT
     with pytest.raises(llmpack.LLMPackError, match="format 4"):
         llmpack.strip(v4_semantic)
+
+
+def test_strip_on_the_command_line(tiny_model_dir, tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_bytes(TEXT)
+    runner = CliRunner()
+    r = runner.invoke(app, ["encode", str(src), "--mode", "semantic", "--no-fallback", "--prompt-tokens", "4",
+                            "-m", str(tiny_model_dir), "-q"])
+    assert r.exit_code == 0, r.output
+    packed = tmp_path / "t.txt.llmp"
+    r = runner.invoke(app, ["strip", str(packed)])
+    assert r.exit_code == 0, r.output
+    stripped = tmp_path / "t.summary.txt.llmp"
+    assert packed.exists() and llmpack.strip(packed.read_bytes()) == stripped.read_bytes()
+    info = json.loads(runner.invoke(app, ["info", str(stripped), "--json"]).output)
+    assert info["mode"] == "summary" and info["lossy"] is True
+    r = runner.invoke(app, ["strip", str(packed)])  # refuses to overwrite
+    assert r.exit_code == 1 and "already exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = runner.invoke(app, ["decode", str(stripped), "-q"])  # the approximation: t.summary.txt
+    assert r.exit_code == 0 and (tmp_path / "t.summary.txt").exists()
+    zstd_file = tmp_path / "z.txt.llmp"
+    r = runner.invoke(app, ["encode", str(src), "--mode", "zstd", "-o", str(zstd_file)])
+    r = runner.invoke(app, ["strip", str(zstd_file)])
+    assert r.exit_code == 1 and "only semantic files" in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "z.summary.txt.llmp").exists()
+
+
+# -- fidelity ----------------------------------------------------------------------------
+@pytest.mark.parametrize("fidelity", [1.0, 0.9, 0.6])
+def test_fidelity_keeps_the_similarity_it_promises(tiny_model, fidelity):
+    from llmpack.similarity import similarity
+
+    c = llmpack.Compressor(mode="fidelity", model=tiny_model, fidelity=fidelity)
+    blob = c.compress(TEXT)
+    approx = llmpack.decompress(blob, model=tiny_model)
+    info = llmpack.inspect(blob)
+    assert info["mode"] == "fidelity" and info["lossy"] is True and info["approximation_size"] == len(approx)
+    assert similarity(TEXT, approx) >= fidelity
+    assert info["similarity"] == pytest.approx(similarity(TEXT, approx), abs=0.004)
+    if fidelity == 1.0:
+        assert approx == TEXT
+    else:  # the tiny model's guesses are noise, yet some can go while the meaning stays
+        assert approx != TEXT
+
+
+def test_fidelity_on_the_command_line(tiny_model_dir, tmp_path):
+    src = tmp_path / "t.txt"
+    src.write_bytes(TEXT)
+    runner = CliRunner()
+    r = runner.invoke(app, ["encode", str(src), "--fidelity", "0.9", "-m", str(tiny_model_dir), "-q"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(runner.invoke(app, ["info", str(src) + ".llmp", "--json"]).output)
+    assert info["mode"] == "fidelity" and info["similarity"] >= 0.9 - 0.004
+    r = runner.invoke(app, ["decode", str(src) + ".llmp", "-q"])
+    assert r.exit_code == 0 and "similarity" in r.stderr and (tmp_path / "t.summary.txt").exists()
+    r = runner.invoke(app, ["encode", str(src), "--mode", "semantic", "--fidelity", "0.9", "-f"])
+    assert r.exit_code == 2

@@ -37,7 +37,7 @@ app = typer.Typer(
 
 EXIT_ERROR = 1
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for cat killed by a closed pipe
-MODES = ("arithmetic", "semantic", "summary", "zstd")
+MODES = ("arithmetic", "semantic", "summary", "zstd", "fidelity")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -178,12 +178,13 @@ def _finish(src: str, dest: str, rm: bool, start: float, n_in: int, n_out: int, 
 def encode(
     files: Optional[list[str]] = FilesArg,
     output: Optional[str] = OutOpt,
-    mode: str = typer.Option("arithmetic", "--mode", help=f"One of: {', '.join(MODES)}. arithmetic and semantic are lossless, summary is lossy."),
+    mode: Optional[str] = typer.Option(None, "--mode", help=f"One of: {', '.join(MODES)}. arithmetic and semantic are lossless, summary and fidelity lossy. [default: arithmetic]", show_default=False),
     model: Optional[str] = ModelOpt,
     prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: semantic 1 per 32 text tokens, 8-48; summary 48]."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per section [default: 1]."),
     residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: model, diff, lm or auto (the smallest) [default: auto]."),
-    level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help="arithmetic: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: 5]."),
+    level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help="arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: 5]."),
+    fidelity: Optional[float] = typer.Option(None, "--fidelity", min=-1.0, max=1.0, help="Lossy: replace the tokens the model guesses best while the text keeps at least this similarity (MiniLM cosine) to the original; implies --mode fidelity [default: 0.95]."),
     dictionary: Optional[str] = DictOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."),
     device: str = DeviceOpt,
@@ -195,7 +196,10 @@ def encode(
     recursive: bool = RecursiveOpt,
 ) -> None:
     """Compress each FILE to FILE.llmp (inputs are kept unless --rm)."""
+    mode = mode or ("fidelity" if fidelity is not None else "arithmetic")
     _check_choice(mode, MODES, "--mode")
+    if fidelity is not None and mode != "fidelity":
+        raise typer.BadParameter("applies to --mode fidelity only", param_hint="--fidelity")
     _check_choice(residual, ("auto", "model", "diff", "lm", "zstd"), "--residual")
     _check_choice(device, DEVICES, "--device")
     options = {k: v for k, v in (("prompt_tokens", prompt_tokens), ("seeds", seeds), ("residual", residual)) if v is not None}
@@ -204,9 +208,12 @@ def encode(
         raise typer.BadParameter(f"{flags} only apply to --mode semantic or summary", param_hint="--mode")
     if residual is not None and mode != "semantic":
         raise typer.BadParameter("applies to --mode semantic only", param_hint="--residual")
-    for name, value in (("--level", level), ("-D/--dict", dictionary)):
-        if value is not None and mode != "arithmetic":
-            raise typer.BadParameter("applies to --mode arithmetic only", param_hint=name)
+    if level is not None and mode not in ("arithmetic", "fidelity"):
+        raise typer.BadParameter("applies to --mode arithmetic or fidelity only", param_hint="--level")
+    if dictionary is not None and mode != "arithmetic":
+        raise typer.BadParameter("applies to --mode arithmetic only", param_hint="-D/--dict")
+    if fidelity is not None:
+        options["fidelity"] = fidelity
     if no_fallback and mode in ("arithmetic", "semantic"):
         options["fallback"] = False
     if level is not None:

@@ -132,8 +132,9 @@ class SemanticCodec(Codec):
         condense, regenerate = templates.load(*recipe.condense), templates.load(*recipe.regenerate)
         pieces = sec.split(data, lambda b: len(tok.encode(b)), cfg.max_section_tokens)
         params = Params(recipe, 1.0, recipe_number=cfg.recipe)
-        # Progress in bytes of work: prompts, a regeneration per seed, then the residual.
-        passes = 1 + cfg.seeds + (0 if self.lossy else 2)
+        # Progress in bytes of work: prompts, a regeneration per seed, then the residual
+        # (a pass per model context).
+        passes = 1 + cfg.seeds + (0 if self.lossy else len(MODEL_CONTEXTS))
         total = len(data) * passes
         with threads(cfg.threads):
             exact = lm.exact(params.numerics, cfg.device)
