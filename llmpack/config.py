@@ -192,11 +192,15 @@ class FidelityConfig:
 class ReportConfig:
     """What `llmpack report` runs. Every row is a real encode + decode of the file."""
 
-    modes: tuple[str, ...] = ("arithmetic", "semantic", "summary")  # llmpack modes measured
-    # Summary prompt budgets (tokens per section prompt): the lossy size/quality knob, so
-    # the report shows one frontier point per budget. Each budget costs a full summary
-    # encode + decode (about 90 s per 5 KB on a 2-core CPU).
+    modes: tuple[str, ...] = ("arithmetic", "semantic", "summary", "fidelity")  # llmpack modes measured
+    # Summary prompt budgets (tokens per section prompt) and seed counts: the lossy
+    # size/quality knobs, so the report shows one frontier point per (budget, seeds): a
+    # curve per seed count. Each costs a full summary encode + decode (about 90 s per 5 KB
+    # on a 2-core CPU, times the seeds).
     prompt_tokens: tuple[int, ...] = (16, 48)
+    seeds: tuple[int, ...] = (1, 4)
+    # Fidelity levels: the curve from summary up to exact (1.0 = arithmetic).
+    fidelity: tuple[float, ...] = (0.8, 0.9, 0.95, 0.99)
     # Independent (file, codec, setting) runs in parallel, each in its own process with
     # cpu_count // jobs torch threads. At the small batches of KB-sized inputs one thread
     # steps the model almost as fast as two (the matrix products are too small to split

@@ -32,7 +32,7 @@ def inputs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(tiny_model, inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    rows = build(inputs, out, ReportConfig(prompt_tokens=(4, 8), jobs=1), tiny_model)
+    rows = build(inputs, out, ReportConfig(prompt_tokens=(4, 8), seeds=(1, 2), fidelity=(0.9,), jobs=1), tiny_model)
     return rows, out
 
 
@@ -40,12 +40,16 @@ def test_report_has_every_codec_setting_and_key(report):
     rows, out = report
     data = json.loads((out / "report.json").read_text())
     assert [tuple(d) for d in data] == [JSON_KEYS] * len(data)
-    expected = [b.partition(" ")[0] for b in BASELINES] + ["arithmetic", "semantic", "summary", "summary"]
+    expected = [b.partition(" ")[0] for b in BASELINES] + ["arithmetic", "semantic"] + ["summary"] * 4 + ["fidelity"]
     for name in ("a.txt", "b.md"):
         assert [d["codec"] for d in data if d["file"] == name] == expected
-    settings = [d["setting"] for d in data if d["codec"] == "summary" and d["file"] == "a.txt"]
-    assert settings == ["prompt_tokens=4", "prompt_tokens=8"]
+    settings = [d["setting"] for d in data if d["codec"] in ("summary", "fidelity") and d["file"] == "a.txt"]
+    assert settings == ["prompt_tokens=4, seeds=1", "prompt_tokens=8, seeds=1", "prompt_tokens=4, seeds=2",
+                        "prompt_tokens=8, seeds=2", "0.9"]
     for d in data:
+        if d["codec"] == "fidelity":  # the approximation keeps what it promises
+            assert d["similarity"] >= 0.9 and d["exact"] is (d["similarity"] == 1.0)
+            continue
         lossless = d["codec"] != "summary"
         assert d["exact"] is lossless
         assert (d["similarity"] == 1.0) if lossless else (-1.0 <= d["similarity"] < 1.0)
@@ -62,9 +66,12 @@ def test_report_figures_equal_separate_encode_runs(report, tiny_model):
         assert by[(name, "arithmetic")].compressed_bytes == len(llmpack.compress(data, model=tiny_model))
         assert by[(name, "semantic")].compressed_bytes == len(llmpack.compress(data, mode="semantic", model=tiny_model))
         for p in (4, 8):
-            blob = llmpack.compress(data, mode="summary", model=tiny_model, prompt_tokens=p)
-            assert by[(name, f"summary prompt_tokens={p}")].compressed_bytes == len(blob)
-            assert by[(name, f"summary prompt_tokens={p}")].similarity == pytest.approx(llmpack.inspect(blob)["similarity"], abs=1e-3)
+            blob = llmpack.compress(data, mode="summary", model=tiny_model, prompt_tokens=p, seeds=2)
+            assert by[(name, f"summary prompt_tokens={p}, seeds=2")].compressed_bytes == len(blob)
+            assert by[(name, f"summary prompt_tokens={p}, seeds=2")].similarity == pytest.approx(
+                llmpack.inspect(blob)["similarity"], abs=0.004)
+        blob = llmpack.compress(data, mode="fidelity", model=tiny_model, fidelity=0.9)
+        assert by[(name, "fidelity 0.9")].compressed_bytes == len(blob)
         assert by[(name, "zstd -19")].compressed_bytes == len(zstandard.ZstdCompressor(level=19).compress(data))
 
 
@@ -98,7 +105,7 @@ def test_cli_report_refuses_to_overwrite_and_reports_bad_input(tiny_model_dir, i
     runner = CliRunner()
     out = tmp_path / "rep"
     args = ["report", *inputs, "-o", str(out), "-m", str(tiny_model_dir), "--jobs", "1", "--modes", "arithmetic,summary",
-            "--prompt-tokens", "4", "-q"]
+            "--prompt-tokens", "4", "--seeds", "1", "-q"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == set(OUTPUTS)
@@ -115,6 +122,7 @@ def test_cli_report_refuses_to_overwrite_and_reports_bad_input(tiny_model_dir, i
     assert empty.exit_code == 1 and "empty" in empty.output and not (tmp_path / "r3").exists()
     assert runner.invoke(app, ["report", inputs[0], "--modes", "zip"]).exit_code == 2
     assert runner.invoke(app, ["report", inputs[0], "--prompt-tokens", "0"]).exit_code == 2
+    assert runner.invoke(app, ["report", inputs[0], "--fidelity", "0.9,x"]).exit_code == 2
 
 
 def test_parallel_jobs_give_the_same_rows(tiny_model_dir, inputs, tmp_path):
@@ -122,6 +130,7 @@ def test_parallel_jobs_give_the_same_rows(tiny_model_dir, inputs, tmp_path):
     config = ReportConfig(modes=("arithmetic", "summary"), prompt_tokens=(4,), jobs=2)
     rows = build(inputs, tmp_path / "par", config, str(tiny_model_dir))
     assert [(r.file, r.label) for r in rows] == [(f, label) for f in ("a.txt", "b.md")
-                                                 for label in [*BASELINES, "arithmetic", "summary prompt_tokens=4"]]
+                                                 for label in [*BASELINES, "arithmetic", "summary prompt_tokens=4, seeds=1",
+                                                               "summary prompt_tokens=4, seeds=4"]]
     assert all(r.exact for r in rows if r.codec != "summary")
     assert (tmp_path / "par" / "surprisal.html").exists()

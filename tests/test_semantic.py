@@ -353,8 +353,22 @@ def test_fidelity_keeps_the_similarity_it_promises(tiny_model, fidelity):
     assert info["similarity"] == pytest.approx(similarity(TEXT, approx), abs=0.004)
     if fidelity == 1.0:
         assert approx == TEXT
-    else:  # the tiny model's guesses are noise, yet some can go while the meaning stays
-        assert approx != TEXT
+
+
+def test_fidelity_keeps_the_smallest_of_its_approximations(tiny_model):
+    from llmpack.codecs import Context
+    from llmpack.codecs.fidelity import FidelityCodec
+    from llmpack.config import FidelityConfig
+    from llmpack.similarity import similarity
+
+    codec = FidelityCodec(FidelityConfig(fidelity=0.6))
+    candidates = codec.approximations(TEXT, tiny_model, Context())
+    assert candidates[0] == (TEXT, 1.0) and len(candidates) > 1
+    for text, s in candidates[1:]:  # the tiny model's guesses are noise, yet some can go
+        assert text != TEXT and s == pytest.approx(similarity(TEXT, text)) and s >= 0.6
+    sizes = {text: len(llmpack.compress(text, model=tiny_model, fallback=False)) for text, _ in candidates}
+    approx = llmpack.decompress(llmpack.compress(TEXT, mode="fidelity", model=tiny_model, fidelity=0.6), model=tiny_model)
+    assert sizes[approx] == min(sizes.values())
 
 
 def test_fidelity_on_the_command_line(tiny_model_dir, tmp_path):

@@ -421,8 +421,10 @@ def _int_list(text: str, param: str) -> tuple[int, ...]:
 def report_cmd(
     files: list[str] = typer.Argument(..., help="Text files to measure."),
     output: str = typer.Option("report", "-o", "--output", help="Folder for report.md, report.json, PNGs and surprisal.html."),
-    modes: str = typer.Option("arithmetic,semantic,summary", "--modes", help="Comma list of llmpack modes to run, from: arithmetic, semantic, summary (baselines always run)."),
-    prompt_tokens: str = typer.Option("16,48", "--prompt-tokens", help="summary: comma list of prompt budgets, one row each."),
+    modes: str = typer.Option("arithmetic,semantic,summary,fidelity", "--modes", help="Comma list of llmpack modes to run, from: arithmetic, semantic, summary, fidelity (baselines always run)."),
+    prompt_tokens: str = typer.Option("16,48", "--prompt-tokens", help="summary: comma list of prompt budgets, one row each per seed count."),
+    seeds: str = typer.Option("1,4", "--seeds", help="summary: comma list of seed counts, one curve each."),
+    fidelity: str = typer.Option("0.8,0.9,0.95,0.99", "--fidelity", help="fidelity: comma list of similarities to keep, one row each."),
     max_bytes: Optional[int] = typer.Option(None, "--max-bytes", min=1, help="Measure only the first N bytes of each file [default: all]."),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Measurements run at a time [default: 2 on 2+ cores]."),
     model: Optional[str] = ModelOpt,
@@ -440,7 +442,14 @@ def report_cmd(
     if bad or not mode_list:
         raise typer.BadParameter(f"'{bad[0] if bad else modes}' is not one of: {', '.join(REPORT_MODES)}", param_hint="--modes")
     budgets = _int_list(prompt_tokens, "--prompt-tokens")
-    config = ReportConfig(modes=mode_list, prompt_tokens=budgets, max_bytes=max_bytes)
+    try:
+        levels = tuple(float(x) for x in fidelity.split(",") if x.strip())
+    except ValueError:
+        levels = ()
+    if not levels or not all(-1 <= f <= 1 for f in levels):
+        raise typer.BadParameter(f"expected a comma list of numbers from -1 to 1, got '{fidelity}'", param_hint="--fidelity")
+    config = ReportConfig(modes=mode_list, prompt_tokens=budgets, seeds=_int_list(seeds, "--seeds"), fidelity=levels,
+                          max_bytes=max_bytes)
     if jobs is not None:
         config.jobs = jobs
     with _errors("report"):  # messages name the file or folder at fault themselves

@@ -6,8 +6,10 @@ and the coder's likeliest token at that position. Tokens are ranked by what repl
 them saves (their cost minus the guess's), and the longest prefix of that ranking is
 replaced for which the whole text keeps a MiniLM similarity of at least `fidelity` to
 the original (bisection over the count; each test is one similarity, no model pass).
-The approximation is then coded exactly by the arithmetic mode: a replaced token costs
-about what the guess costs, a fraction of a bit where the model was confident.
+Each approximation the bisection accepted, and the original, is coded exactly by the
+arithmetic mode, and the smallest is kept. A replacement changes the context of what
+follows it, so the estimate of its saving is often wrong: this version rarely beats the
+exact coding (README, fidelity section), which a stepped, context-true choice would.
 
 Params: similarity u8 (as semantic's) | the approximation's size varint | its 4-byte
 checksum | the arithmetic mode's params. Payload: the arithmetic mode's. Decoding is the arithmetic
@@ -20,7 +22,7 @@ from ..config import CHECKSUM_BYTES, FidelityConfig
 from ..container import Header, Reader, Writer, checksum
 from ..errors import FormatError, LLMPackError
 from .. import profiles, segments as seg
-from .arithmetic import ArithmeticCodec, _prime, threads
+from .arithmetic import ArithmeticCodec, _denormalize, _normalize, _prime, threads
 from .base import Codec, Context, Encoded
 from .semantic_params import SIMILARITY_SCALE
 
@@ -49,22 +51,32 @@ class FidelityCodec(Codec):
 
     def encode(self, data: bytes, ctx: Context) -> Encoded:
         lm = ctx.get_model()
-        approx, reached = self.approximate(data, lm, ctx)
-        inner = self._coder().encode(approx, Context(model=lm))
+        # Of the approximations that keep the similarity (the original among them), the
+        # one that codes smallest: a replacement changes the context of the tokens after
+        # it, so more replacements are not always fewer bytes.
+        options = []
+        for approx, reached in self.approximations(data, lm, ctx):
+            inner = self._coder().encode(approx, Context(model=lm))
+            options.append((len(inner.params) + len(inner.payload), approx, reached, inner))
+        _, approx, reached, inner = min(options, key=lambda o: o[0])
         ctx.stats.update(similarity=reached, approximation_size=len(approx))
         params = Writer().u8(round((min(1.0, max(-1.0, reached)) + 1) * SIMILARITY_SCALE)).varint(len(approx))
         params.raw(checksum(approx)).raw(inner.params)
         return Encoded(params.getvalue(), inner.payload, model=lm)
 
-    def approximate(self, data: bytes, lm, ctx: Context) -> tuple[bytes, float]:
-        """The approximation to code, and its similarity to data."""
+    def approximations(self, data: bytes, lm, ctx: Context) -> list[tuple[bytes, float]]:
+        """Candidate approximations with their similarity to data (at least the fidelity):
+        the original, and each one the bisection found."""
         from ..similarity import similarity
 
         cfg = self.config
         coder = self._coder()
         max_rows, min_tokens, max_tokens, number = coder.config.settings()
         tok = lm.tokenizer
-        pieces = seg.split(data, seg.plan(len(tok.encode(data)), max_rows, min_tokens, max_tokens)[0])
+        # The tokens the arithmetic mode will code: CRLF line ends as LF where reversible
+        # (a replaced CR would cost the approximation that normalisation).
+        text, flags = _normalize(data)
+        pieces = seg.split(text, seg.plan(len(tok.encode(text)), max_rows, min_tokens, max_tokens)[0])
         profile = profiles.get(number)
         guesses: list = []
         with threads(cfg.threads):
@@ -77,19 +89,21 @@ class FidelityCodec(Codec):
             ((bits[j][i] - guesses[j][1][i], j, i, guesses[j][0][i])
              for j in range(len(tokens)) for i in range(len(tokens[j]))
              if guesses[j][0][i] != tokens[j][i] and guesses[j][0][i] < tok.vocab_size
-             and tok.table[guesses[j][0][i]] is not None and bits[j][i] > guesses[j][1][i]),
+             and tok.table[guesses[j][0][i]] is not None and b"\r" not in tok.table[guesses[j][0][i]]
+             and bits[j][i] > guesses[j][1][i]),
             key=lambda c: (-c[0], c[1], c[2]))
         ranked3 = [(j, i, g) for _, j, i, g in ranked]
-        lo, hi, best = 0, len(ranked3), (data, 1.0)
+        lo, hi, found = 0, len(ranked3), [(data, 1.0)]
         while lo < hi:  # the largest k found with similarity >= fidelity
             k = (lo + hi + 1) // 2
-            text = _approximation(tokens, ranked3, k, tok)
-            s = similarity(data, text)
+            approx = _denormalize(_approximation(tokens, ranked3, k, tok), flags)
+            s = similarity(data, approx)
             if s >= cfg.fidelity:
-                lo, best = k, (text, s)
+                lo = k
+                found.append((approx, s))
             else:
                 hi = k - 1
-        return best
+        return found
 
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
         similarity, size, digest, rest = _unpack(header.params)

@@ -64,11 +64,14 @@ def build(paths: list[str], out_dir: Path, config: ReportConfig | None = None, m
     unknown = [m for m in config.modes if m not in MODES]
     if unknown:
         raise ReportError(f"unknown mode '{unknown[0]}' (choose from: {', '.join(MODES)})")
-    if "summary" in config.modes and not config.prompt_tokens:
-        raise ReportError("summary mode needs at least one prompt budget")
+    if "summary" in config.modes and not (config.prompt_tokens and config.seeds):
+        raise ReportError("summary mode needs at least one prompt budget and one seed count")
+    if "fidelity" in config.modes and not config.fidelity:
+        raise ReportError("fidelity mode needs at least one fidelity")
     check_outputs(out_dir, force)
     inputs = read_inputs(paths, config.max_bytes)
-    plan = Plan.build(inputs, list(BASELINES), list(config.modes), list(config.prompt_tokens))
+    plan = Plan.build(inputs, list(BASELINES), list(config.modes), list(config.prompt_tokens), list(config.seeds),
+                      list(config.fidelity))
     started = time.perf_counter()
     results = run(plan, model, config.jobs, progress)
     rows = [r.row for r in results]

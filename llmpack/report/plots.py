@@ -26,8 +26,8 @@ _FILE_COLOURS = plt.get_cmap("tab10")
 
 
 def short(label: str) -> str:
-    """Plot label: "summary prompt_tokens=16" -> "summary p=16"."""
-    return label.replace("prompt_tokens=", "p=")
+    """Plot label: "summary prompt_tokens=16, seeds=4" -> "summary p=16, s=4"."""
+    return label.replace("prompt_tokens=", "p=").replace("seeds=", "s=")
 
 
 def _labels(rows: list[Row]) -> list[str]:
@@ -39,20 +39,30 @@ def _files(rows: list[Row]) -> list[str]:
 
 
 def _codec_colours(labels: list[str]) -> dict[str, str]:
-    """Baselines in greys/blues, llmpack's lossless modes green/purple, summary budgets warm."""
+    """Baselines in greys/blues, llmpack's lossless modes green/purple, summary settings warm,
+    fidelity levels cool."""
     fixed = {"gzip": "#9e9e9e", "bz2": "#757575", "xz": "#5c6bc0", "zstd": "#1e88e5", "brotli": "#26a69a",
              "arithmetic": "#2e7d32", "semantic": "#8e24aa"}
-    summaries = [label for label in labels if label.startswith("summary")]
-    warm = plt.get_cmap("autumn")
+    scales = {"summary": plt.get_cmap("autumn"), "fidelity": plt.get_cmap("winter")}
     out = {}
     for label in labels:
         codec = label.split()[0]
-        if codec == "summary":
-            k = summaries.index(label)
-            out[label] = warm(0.75 * k / max(1, len(summaries) - 1))
+        if codec in scales:
+            group = [x for x in labels if x.split()[0] == codec]
+            out[label] = scales[codec](0.75 * group.index(label) / max(1, len(group) - 1))
         else:
             out[label] = fixed.get(codec, "#000000")
     return out
+
+
+def _curves(rs: list[Row]) -> list[tuple[list[Row], str]]:
+    """One file's lossy curves: summary budgets per seed count, and fidelity up to exact."""
+    out = []
+    for seeds in dict.fromkeys(r.setting.partition("seeds=")[2] for r in rs if r.codec == "summary"):
+        out.append(([r for r in rs if r.codec == "summary" and r.setting.partition("seeds=")[2] == seeds], "#bf360c"))
+    fidelity = [r for r in rs if r.codec == "fidelity"] + [r for r in rs if r.codec == "arithmetic"]
+    out.append((fidelity, "#0277bd"))
+    return [(sorted(c, key=lambda r: r.bpb), colour) for c, colour in out if len(c) > 1]
 
 
 def bpb(rows: list[Row], out: BinaryIO) -> None:
@@ -86,9 +96,8 @@ def frontier(rows: list[Row], out: BinaryIO) -> None:
         for r in rs:
             ax.scatter(r.bpb, r.similarity, s=60, marker=MARKERS[j % len(MARKERS)], color=colours[r.label],
                        edgecolors="black", linewidths=0.5, zorder=3)
-        lossy = sorted((r for r in rs if r.codec == "summary"), key=lambda r: r.bpb)
-        if len(lossy) > 1:  # one file's summary budgets, joined: its size/meaning curve
-            ax.plot([r.bpb for r in lossy], [r.similarity for r in lossy], color="#bf360c", alpha=0.5, zorder=2)
+        for curve, colour in _curves(rs):  # one file's size/meaning curves
+            ax.plot([r.bpb for r in curve], [r.similarity for r in curve], color=colour, alpha=0.5, zorder=2)
     codec_handles = [Line2D([], [], marker="o", linestyle="", color=colours[label], markeredgecolor="black",
                             markersize=8, label=short(label)) for label in labels]
     file_handles = [Line2D([], [], marker=MARKERS[j % len(MARKERS)], linestyle="", color="#bbbbbb",

@@ -17,10 +17,10 @@ from typing import Callable
 from ..measure import Row, measure_baseline, measure_llmpack
 from ..models import LoadedModel
 
-MODES = ("arithmetic", "semantic", "summary")
+MODES = ("arithmetic", "semantic", "summary", "fidelity")
 # Rough cost of one task relative to others, so the slowest start first and the
 # workers finish together (summary regenerates its text twice, at encode and decode).
-_COST = {"summary": 3, "semantic": 2, "arithmetic": 1}
+_COST = {"summary": 3, "semantic": 3, "fidelity": 2, "arithmetic": 1}
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,11 @@ class Task:
     index: int  # position in the report's row order
     file: str  # label of the input
     mode: str  # llmpack mode
-    options: tuple[tuple[str, int], ...] = ()  # codec settings, e.g. (("prompt_tokens", 16),)
+    options: tuple[tuple[str, int | float], ...] = ()  # codec settings, e.g. (("prompt_tokens", 16), ("seeds", 4))
 
     @property
     def setting(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.options)
+        return ", ".join(str(v) if k == self.mode else f"{k}={v}" for k, v in self.options)  # "fidelity 0.9"
 
 
 @dataclass
@@ -50,16 +50,18 @@ class Plan:
     tasks: list[Task] = field(default_factory=list)
 
     @classmethod
-    def build(cls, inputs: dict[str, bytes], baselines: list[str], modes: list[str], prompt_tokens: list[int]) -> "Plan":
+    def build(cls, inputs: dict[str, bytes], baselines: list[str], modes: list[str], prompt_tokens: list[int],
+              seeds: list[int] = (1,), fidelity: list[float] = ()) -> "Plan":
         plan = cls(inputs)
         n = 0
+        settings = {"summary": [(("prompt_tokens", p), ("seeds", s)) for s in seeds for p in prompt_tokens],
+                    "fidelity": [(("fidelity", f),) for f in fidelity]}
         for name in inputs:
             for label in baselines:  # baseline rows come first for each file
                 plan.baselines.append((n, name, label))
                 n += 1
             for mode in modes:
-                settings = [(("prompt_tokens", p),) for p in prompt_tokens] if mode == "summary" else [()]
-                for options in settings:
+                for options in settings.get(mode, [()]):
                     plan.tasks.append(Task(n, name, mode, options))
                     n += 1
         return plan
@@ -122,7 +124,8 @@ def run(plan: Plan, model: str | LoadedModel | None, jobs: int, progress: Callab
     for index, name, label in plan.baselines:
         results[index] = Result(measure_baseline(name, label, plan.inputs[name]))
         done()
-    ordered = sorted(plan.tasks, key=lambda t: (-_COST[t.mode], -dict(t.options).get("prompt_tokens", 0), t.index))
+    ordered = sorted(plan.tasks, key=lambda t: (-_COST[t.mode] * dict(t.options).get("seeds", 1),
+                                                -dict(t.options).get("prompt_tokens", 0), t.index))
     if jobs <= 1 or len(ordered) <= 1 or isinstance(model, LoadedModel):
         lm = model if isinstance(model, LoadedModel) or not ordered else _load(model, None)
         for task in ordered:

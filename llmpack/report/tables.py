@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from ..measure import Row
 
+LOSSY = ("summary", "fidelity")  # codecs whose output is an approximation
+
 JSON_KEYS = ("file", "codec", "setting", "original_bytes", "compressed_bytes", "bpb", "ratio",
              "encode_s", "decode_s", "exact", "similarity")
 
@@ -45,7 +47,7 @@ def totals(rows: list[Row]) -> list[Total]:
     for label in labels:
         rs = [r for r in rows if r.label == label]
         out.append(Total(
-            label, rs[0].codec != "summary",
+            label, rs[0].codec not in LOSSY,
             sum(r.original_bytes for r in rs), sum(r.compressed_bytes for r in rs),
             sum(r.encode_s for r in rs), sum(r.decode_s for r in rs),
             all(r.exact for r in rs), sum(r.similarity for r in rs) / len(rs),
@@ -81,10 +83,10 @@ def findings(rows: list[Row]) -> list[str]:
         )
     lossy = [t for t in ts if not t.lossless]
     if lossy:
-        parts = "; ".join(f"{t.label.removeprefix('summary ')}: {t.bpb:.3f} bits/byte at similarity {t.similarity:.3f}" for t in lossy)
-        lines.append(f"Lossy `summary`: {parts} (similarity: mean over files; 1.0 = the same meaning).")
-    if not all(r.exact for r in rows if r.codec != "summary"):
-        bad = ", ".join(f"{r.file} {r.label}" for r in rows if r.codec != "summary" and not r.exact)
+        parts = "; ".join(f"{t.label}: {t.bpb:.3f} bits/byte at similarity {t.similarity:.3f}" for t in lossy)
+        lines.append(f"Lossy: {parts} (similarity: mean over files; 1.0 = the same meaning).")
+    if not all(r.exact for r in rows if r.codec not in LOSSY):
+        bad = ", ".join(f"{r.file} {r.label}" for r in rows if r.codec not in LOSSY and not r.exact)
         lines.append(f"**Round-trip failures: {bad}.**")
     return lines
 
