@@ -128,7 +128,6 @@ def test_workers_run_keeps_order_and_reports_progress():
 
 def test_workers_die_with_their_parent(tmp_path):
     """A killed decoder (timeout, out of memory) leaves no worker computing for no one."""
-    import os
     import subprocess
     import sys
     import time

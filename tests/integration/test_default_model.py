@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 import llmpack
 from llmpack.cli import app
-from llmpack.config import ArithmeticConfig
 from llmpack.models import load
 
 from .common import NEEDS_MODEL, corpus

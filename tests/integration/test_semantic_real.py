@@ -4,7 +4,6 @@
 import pytest
 
 import llmpack
-from llmpack.config import SemanticConfig
 from llmpack.models import load
 from llmpack.similarity import similarity
 
