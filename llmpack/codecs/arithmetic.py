@@ -266,14 +266,19 @@ class ArithmeticCodec(Codec):
         params = ParamsV3(flags, numerics.numerics, rows, numerics.start_id, numerics.precision, segs)
         return self._uncode_v3(params, r.raw(sum(lengths)), lengths, size_limit, lambda: lm, ctx)
 
-    def _code(self, data: bytes, lm, ctx: Context, profile: Profile, dictionary: bytes | None) -> tuple[int, list[Segment]]:
-        cfg = self.config
-        max_rows, min_tokens, max_tokens, _ = cfg.settings()
-        tok = lm.tokenizer
-        text, flags = _normalize(data) if cfg.normalize_newlines else (data, 0)
+    def segments_of(self, data: bytes, tok) -> tuple[list[bytes], int]:
+        """The pieces this codec codes data in (newlines normalised where the config says
+        so and reversible), and the newline flags."""
+        max_rows, min_tokens, max_tokens, _ = self.config.settings()
+        text, flags = _normalize(data) if self.config.normalize_newlines else (data, 0)
         n_guess = len(tok.encode(text)) if text else 0
         count, _ = seg.plan(n_guess, max_rows, min_tokens, max_tokens)
-        pieces = seg.split(text, count)
+        return seg.split(text, count), flags
+
+    def _code(self, data: bytes, lm, ctx: Context, profile: Profile, dictionary: bytes | None) -> tuple[int, list[Segment]]:
+        cfg = self.config
+        tok = lm.tokenizer
+        pieces, flags = self.segments_of(data, tok)
         with threads(cfg.threads):
             exact = lm.exact(profile.numerics, cfg.device)
             prefix, primed = _prime(exact, tok, profile, dictionary)

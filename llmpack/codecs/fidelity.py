@@ -21,10 +21,10 @@ from __future__ import annotations
 from ..config import CHECKSUM_BYTES, FidelityConfig
 from ..container import Header, Reader, Writer, checksum
 from ..errors import FormatError, LLMPackError
-from .. import profiles, segments as seg
-from .arithmetic import ArithmeticCodec, _denormalize, _normalize, _prime, threads
+from .. import profiles
+from .arithmetic import ArithmeticCodec, _denormalize, _prime, threads
 from .base import Codec, Context, Encoded
-from .semantic_params import SIMILARITY_SCALE
+from .semantic_params import similarity_byte, similarity_of
 
 
 def _approximation(tokens: list[list[int]], ranked: list[tuple[int, int, int]], k: int, tok) -> bytes:
@@ -60,7 +60,7 @@ class FidelityCodec(Codec):
             options.append((len(inner.params) + len(inner.payload), approx, reached, inner))
         _, approx, reached, inner = min(options, key=lambda o: o[0])
         ctx.stats.update(similarity=reached, approximation_size=len(approx))
-        params = Writer().u8(round((min(1.0, max(-1.0, reached)) + 1) * SIMILARITY_SCALE)).varint(len(approx))
+        params = Writer().u8(similarity_byte(reached)).varint(len(approx))
         params.raw(checksum(approx)).raw(inner.params)
         return Encoded(params.getvalue(), inner.payload, model=lm)
 
@@ -71,13 +71,11 @@ class FidelityCodec(Codec):
 
         cfg = self.config
         coder = self._coder()
-        max_rows, min_tokens, max_tokens, number = coder.config.settings()
         tok = lm.tokenizer
         # The tokens the arithmetic mode will code: CRLF line ends as LF where reversible
         # (a replaced CR would cost the approximation that normalisation).
-        text, flags = _normalize(data)
-        pieces = seg.split(text, seg.plan(len(tok.encode(text)), max_rows, min_tokens, max_tokens)[0])
-        profile = profiles.get(number)
+        pieces, flags = coder.segments_of(data, tok)
+        profile = profiles.get(coder.config.settings()[3])
         guesses: list = []
         with threads(cfg.threads):
             exact = lm.exact(profile.numerics, cfg.device)
@@ -121,6 +119,6 @@ class FidelityCodec(Codec):
 
 def _unpack(raw: bytes) -> tuple[float, int, bytes, bytes]:
     r = Reader(raw, "fidelity header")
-    similarity = r.u8() / SIMILARITY_SCALE - 1
+    similarity = similarity_of(r.u8())
     size = r.varint()
     return similarity, size, r.raw(CHECKSUM_BYTES), r.rest()

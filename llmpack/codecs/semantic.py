@@ -138,8 +138,9 @@ class SemanticCodec(Codec):
         total = len(data) * passes
         with threads(cfg.threads):
             exact = lm.exact(params.numerics, cfg.device)
-            prompts = self._condense(exact, lm, condense, pieces, _phase(ctx, 0, total))
-            params.sections = [Section(len(tok.encode(p)), 0, 0, q) for p, q in zip(pieces, prompts)]
+            counts = [len(tok.encode(p)) for p in pieces]
+            prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 0, total))
+            params.sections = [Section(n, 0, 0, q) for n, q in zip(counts, prompts)]
             self._code_prompts(params, exact, lm, condense)
             trials = [
                 self._regenerate(exact, lm, params, regenerate, [seed] * len(pieces), _phase(ctx, len(data) * (1 + seed), total))
@@ -156,8 +157,9 @@ class SemanticCodec(Codec):
         )
         return Encoded(params.pack(), payload, model=lm)
 
-    def _condense(self, exact, lm, template, pieces: list[bytes], ctx: Context) -> list[bytes]:
-        """The instruction model writes one reconstruction prompt per section (greedy)."""
+    def _condense(self, exact, lm, template, pieces: list[bytes], counts: list[int], ctx: Context) -> list[bytes]:
+        """The instruction model writes one reconstruction prompt per section (greedy);
+        counts: each section's tokens (its prompt budget follows from them)."""
         from ..generate import generate  # torch: imported only when a model runs
 
         tok, hf = lm.tokenizer, lm.hf_tokenizer
@@ -168,7 +170,7 @@ class SemanticCodec(Codec):
         for batch in _batches(len(pieces), self.config.max_rows):
             inputs = [template.render(hf, text=pieces[i].decode("utf-8", "replace"), words=len(pieces[i].split())) for i in batch]
             done = sum(sizes[: batch.start])
-            budgets = [self.config.prompt_budget(len(tok.encode(pieces[i]))) for i in batch]
+            budgets = [self.config.prompt_budget(counts[i]) for i in batch]
             ids = generate(exact, inputs, budgets, [0] * len(batch), allowed,
                            _pad_id(hf, tok), stop_ids=stops,
                            on_step=lambda t, n, b=batch, d=done: ctx.report(d + sum(sizes[i] for i in b) * t // n, 0))

@@ -87,7 +87,7 @@ class Params:
 
     def pack(self) -> bytes:
         w = Writer().varint(self.recipe_number)
-        w.u8(round((min(1.0, max(-1.0, self.similarity)) + 1) * SIMILARITY_SCALE)).varint(len(self.sections))
+        w.u8(similarity_byte(self.similarity)).varint(len(self.sections))
         for s in self.sections:
             w.varint(s.n_tokens).varint(s.seed).raw(struct.pack("<H", s.crc))
         if self.sections:
@@ -109,7 +109,7 @@ class Params:
         number = r.varint()
         if number not in RECIPES:
             raise FormatError(f"unknown semantic recipe {number} (file from a newer llmpack?)")
-        similarity, count = r.u8() / SIMILARITY_SCALE - 1, r.varint()
+        similarity, count = similarity_of(r.u8()), r.varint()
         if count > len(raw):
             raise FormatError("corrupt semantic header: section count")
         sections = [Section(r.varint(), r.varint(), struct.unpack("<H", r.raw(2))[0]) for _ in range(count)]
@@ -152,6 +152,15 @@ class Params:
         packed = zstd_compress(text)
         self.prompt_method, self.prompt_coded = (P_ZSTD, packed) if len(packed) < len(text) else (P_RAW, text)
         return text
+
+
+def similarity_byte(similarity: float) -> int:
+    """A similarity in [-1, 1] as stored (semantic, summary and fidelity headers)."""
+    return round((min(1.0, max(-1.0, similarity)) + 1) * SIMILARITY_SCALE)
+
+
+def similarity_of(stored: int) -> float:
+    return stored / SIMILARITY_SCALE - 1
 
 
 def prompt_text(sections: list[Section]) -> bytes:
