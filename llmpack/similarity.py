@@ -53,3 +53,13 @@ def similarity(a: bytes | str, b: bytes | str) -> float:
     if a == b:
         return 1.0
     return float(np.dot(embed(a), embed(b)))
+
+
+def local_similarities(pairs: list[tuple[bytes, bytes]]) -> list[float]:
+    """Cosine similarity of each pair of short texts (one window each, no chunking), in
+    one batch: the fidelity search's estimate of what an edit costs the meaning."""
+    texts = [t.decode("utf-8", "replace") for pair in pairs for t in pair]
+    if not texts:
+        return []
+    v = _model().encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+    return [float(np.dot(v[2 * i], v[2 * i + 1])) for i in range(len(pairs))]

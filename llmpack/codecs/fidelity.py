@@ -1,19 +1,17 @@
-"""`fidelity` (lossy): the text, with the tokens the model finds hardest replaced by its
-own guesses wherever the meaning survives, range-coded as in the arithmetic mode.
+"""`fidelity` (lossy): the text with its costliest sentences and lines replaced by the
+model's own text, or dropped, wherever the meaning survives; range-coded as in the
+arithmetic mode.
 
-Encode: one pass of the arithmetic mode's coder over the text gives each token's cost
-and the coder's likeliest token at that position. Tokens are ranked by what replacing
-them saves (their cost minus the guess's), and the longest prefix of that ranking is
-replaced for which the whole text keeps a MiniLM similarity of at least `fidelity` to
-the original (bisection over the count; each test is one similarity, no model pass).
-Each approximation the bisection accepted, and the original, is coded exactly by the
-arithmetic mode, and the smallest is kept. A replacement changes the context of what
-follows it, so the estimate of its saving is often wrong: this version rarely beats the
-exact coding (README, fidelity section), which a stepped, context-true choice would.
+Encode: the edit search (fidelity_search) rewrites the text in rounds while the whole
+text keeps a MiniLM similarity of at least `fidelity` to the original. The original
+and the text after each round are coded exactly by the arithmetic mode, and the
+smallest is kept (each round saves bits as measured on short rows; the real coder,
+with the whole context and the online models, is the judge).
 
 Params: similarity u8 (as semantic's) | the approximation's size varint | its 4-byte
-checksum | the arithmetic mode's params. Payload: the arithmetic mode's. Decoding is the arithmetic
-mode's, checked against the approximation's checksum.
+checksum | the arithmetic mode's params. Payload: the arithmetic mode's. Decoding is the
+arithmetic mode's, checked against the approximation's checksum: it runs no search, and
+decodes on any machine as the arithmetic mode does.
 """
 
 from __future__ import annotations
@@ -22,17 +20,9 @@ from ..config import CHECKSUM_BYTES, FidelityConfig
 from ..container import Header, Reader, Writer, checksum
 from ..errors import FormatError, LLMPackError
 from .. import profiles
-from .arithmetic import ArithmeticCodec, _denormalize, _prime, threads
+from .arithmetic import ArithmeticCodec, _denormalize, threads
 from .base import Codec, Context, Encoded
 from .semantic_params import similarity_byte, similarity_of
-
-
-def _approximation(tokens: list[list[int]], ranked: list[tuple[int, int, int]], k: int, tok) -> bytes:
-    """The text with the first k of `ranked` (piece, position, guess) replaced."""
-    changed = [list(t) for t in tokens]
-    for j, i, guess in ranked[:k]:
-        changed[j][i] = guess
-    return b"".join(tok.decode(t) for t in changed)
 
 
 class FidelityCodec(Codec):
@@ -66,41 +56,25 @@ class FidelityCodec(Codec):
 
     def approximations(self, data: bytes, lm, ctx: Context) -> list[tuple[bytes, float]]:
         """Candidate approximations with their similarity to data (at least the fidelity):
-        the original, and each one the bisection found."""
-        from ..similarity import similarity
+        the original, then the text after each round of the edit search."""
+        from ..similarity import local_similarities, similarity
+        from .fidelity_search import Search
 
         cfg = self.config
         coder = self._coder()
         tok = lm.tokenizer
-        # The tokens the arithmetic mode will code: CRLF line ends as LF where reversible
+        # The pieces the arithmetic mode will code: CRLF line ends as LF where reversible
         # (a replaced CR would cost the approximation that normalisation).
         pieces, flags = coder.segments_of(data, tok)
         profile = profiles.get(coder.config.settings()[3])
-        guesses: list = []
+        found = [(data, 1.0)]
+        if cfg.fidelity >= 1.0:
+            return found
         with threads(cfg.threads):
-            exact = lm.exact(profile.numerics, cfg.device)
-            prefix, primed = _prime(exact, tok, profile, None)
-            _, tokens, bits = ArithmeticCodec.code_pieces(exact, tok, profile, pieces, [prefix] * len(pieces), primed,
-                                                          ctx, guesses=guesses)
-        # Candidates: tokens whose guess is another token with bytes, by bits saved.
-        ranked = sorted(
-            ((bits[j][i] - guesses[j][1][i], j, i, guesses[j][0][i])
-             for j in range(len(tokens)) for i in range(len(tokens[j]))
-             if guesses[j][0][i] != tokens[j][i] and guesses[j][0][i] < tok.vocab_size
-             and tok.table[guesses[j][0][i]] is not None and b"\r" not in tok.table[guesses[j][0][i]]
-             and bits[j][i] > guesses[j][1][i]),
-            key=lambda c: (-c[0], c[1], c[2]))
-        ranked3 = [(j, i, g) for _, j, i, g in ranked]
-        lo, hi, found = 0, len(ranked3), [(data, 1.0)]
-        while lo < hi:  # the largest k found with similarity >= fidelity
-            k = (lo + hi + 1) // 2
-            approx = _denormalize(_approximation(tokens, ranked3, k, tok), flags)
-            s = similarity(data, approx)
-            if s >= cfg.fidelity:
-                lo = k
-                found.append((approx, s))
-            else:
-                hi = k - 1
+            search = Search(lm.exact(profile.numerics, cfg.device), tok, profile.window, similarity, local_similarities)
+            text_of = lambda ps: _denormalize(b"".join(tok.decode(p) for p in ps), flags)  # noqa: E731
+            for _, text, reached in search.run(data, [tok.encode(p) for p in pieces], text_of, cfg.fidelity):
+                found.append((text, reached))
         return found
 
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
