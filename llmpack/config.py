@@ -126,8 +126,9 @@ class SemanticConfig:
     # measured on 1.5 KB inputs, a 12-token prompt costs 5-11 bytes and saves 2-7 on the
     # text coded after it; a 48-token one costs 20-30 and saves 3-20).
     prompt_tokens: int | None = None
-    # Seeds tried per section: 0 is greedy, s > 0 seeded sampling. Each extra seed costs
-    # one more regeneration of the whole input; the most similar regeneration is kept.
+    # Candidates tried per section: k = 0 is the greedy prompt regenerated greedily, k > 0
+    # a prompt sampled with seed k regenerated with seed k. Each extra one costs a prompt
+    # and a regeneration of the whole input; the most similar regeneration is kept.
     seeds: int = 1
     # Residual coding: "model" (the text range-coded under the model, after its prompt or
     # not, per section), "diff" (an edit script from the regeneration, zstd-packed), "lm"

@@ -149,6 +149,25 @@ def test_seeds_keep_each_sections_best_regeneration(tiny_model, monkeypatch):
     assert llmpack.decompress(blob, model=tiny_model) == TEXT
 
 
+def test_each_candidate_brings_its_own_prompt(tiny_model, monkeypatch):
+    # Candidate k > 0 is a prompt sampled with seed k, regenerated with seed k; k = 0 is
+    # the greedy prompt. A stand-in similarity that favours the last candidate's text.
+    import llmpack.similarity
+
+    options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24)
+    greedy = llmpack.inspect(llmpack.compress(TEXT, seeds=1, **options), prompts=True, model=tiny_model)["prompts"]
+    monkeypatch.setattr(llmpack.similarity, "similarity", lambda a, b: float(len(set(bytes(b)))))
+    blob = llmpack.compress(TEXT, seeds=3, **options)
+    info = llmpack.inspect(blob, prompts=True, model=tiny_model)
+    assert set(info["seeds"]) - {0}, "some section kept a sampled candidate"
+    for seed, prompt, first in zip(info["seeds"], info["prompts"], greedy):
+        if seed == 0:
+            assert prompt == first
+    assert [p for s, p, g in zip(info["seeds"], info["prompts"], greedy) if s and p != g], "sampled prompts are stored"
+    summary = llmpack.decompress(blob, model=tiny_model)
+    assert len(summary) > 0  # each section's seed regenerates it from its own prompt (CRC-checked)
+
+
 @pytest.mark.parametrize("mode", ["semantic", "summary"])
 def test_a_different_regeneration_is_an_error_not_wrong_output(tiny_model, monkeypatch, mode):
     options = {"residual": "diff", "fallback": False} if mode == "semantic" else {}

@@ -184,7 +184,7 @@ def encode(
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per section [default: 1]."),
     residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: model, diff, lm or auto (the smallest) [default: auto]."),
     level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help="arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: 5]."),
-    fidelity: Optional[float] = typer.Option(None, "--fidelity", min=-1.0, max=1.0, help="Lossy: replace the tokens the model guesses best while the text keeps at least this similarity (MiniLM cosine) to the original; implies --mode fidelity [default: 0.95]."),
+    fidelity: Optional[float] = typer.Option(None, "--fidelity", min=-1.0, max=1.0, help="Lossy: replace the costliest sentences by the model's own text, or drop them, while the text keeps at least this similarity (MiniLM cosine) to the original; implies --mode fidelity [default: 0.95]."),
     dictionary: Optional[str] = DictOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."),
     device: str = DeviceOpt,

@@ -5,8 +5,10 @@ A file has two layers:
 
 * the **base layer** (the params; all a summary file holds): the input cut into sections
   at paragraph ends; per section the reconstruction prompt the instruction model writes
-  (greedy, the recipe's `condense` template), the seed whose regeneration is most like the
-  original (MiniLM similarity over seeds 0..N-1), the section's length in tokens and a CRC
+  (the recipe's `condense` template) and the seed that regenerates it: with N seeds, N
+  candidates are tried, the greedy prompt with seed 0 and prompts sampled with seeds
+  1..N-1 regenerated with the same seed, and the one whose regeneration is most like the
+  original (MiniLM similarity) is kept; the section's length in tokens and a CRC
   of the regeneration; and the similarity of the whole regeneration to the original. The
   prompts are range-coded under the model as one text, a prompt per line, after the
   condense template's instruction: a 48-token prompt costs about 20 bytes (zstd: 140).
@@ -134,21 +136,23 @@ class SemanticCodec(Codec):
         params = Params(recipe, 1.0, recipe_number=cfg.recipe)
         # Progress in bytes of work: prompts, a regeneration per seed, then the residual
         # (a pass per model context).
-        passes = 1 + cfg.seeds + (0 if self.lossy else len(MODEL_CONTEXTS))
+        passes = 2 * cfg.seeds + (0 if self.lossy else len(MODEL_CONTEXTS))
         total = len(data) * passes
         with threads(cfg.threads):
             exact = lm.exact(params.numerics, cfg.device)
             counts = [len(tok.encode(p)) for p in pieces]
-            prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 0, total))
-            params.sections = [Section(n, 0, 0, q) for n, q in zip(counts, prompts)]
-            self._code_prompts(params, exact, lm, condense)
-            trials = [
-                self._regenerate(exact, lm, params, regenerate, [seed] * len(pieces), _phase(ctx, len(data) * (1 + seed), total))
-                for seed in range(cfg.seeds)
-            ]
+            trials = []  # per candidate k: its prompts (greedy for k = 0, else sampled with seed k) and regeneration
+            for k in range(cfg.seeds):
+                prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 2 * k * len(data), total),
+                                         seed=k, recipe=recipe)
+                candidate = Params(recipe, 1.0, [Section(n, 0, 0, q) for n, q in zip(counts, prompts)])
+                trials.append((prompts, self._regenerate(exact, lm, candidate, regenerate, [k] * len(pieces),
+                                                         _phase(ctx, (2 * k + 1) * len(data), total))))
+            params.sections = [Section(n, 0, 0, b"") for n in counts]
             chosen = self._choose_seeds(params, data, pieces, trials, ctx)
+            self._code_prompts(params, exact, lm, condense)
             payload = b"" if self.lossy else self._residual(
-                params, exact, lm, regenerate, pieces, chosen, ctx, _phase(ctx, len(data) * (1 + cfg.seeds), total))
+                params, exact, lm, regenerate, pieces, chosen, ctx, _phase(ctx, len(data) * 2 * cfg.seeds, total))
         ctx.stats.update(
             sections=len(params.sections),
             prompt_bytes=len(params.prompt_coded),
@@ -157,10 +161,12 @@ class SemanticCodec(Codec):
         )
         return Encoded(params.pack(), payload, model=lm)
 
-    def _condense(self, exact, lm, template, pieces: list[bytes], counts: list[int], ctx: Context) -> list[bytes]:
-        """The instruction model writes one reconstruction prompt per section (greedy);
-        counts: each section's tokens (its prompt budget follows from them)."""
-        from ..generate import generate  # torch: imported only when a model runs
+    def _condense(self, exact, lm, template, pieces: list[bytes], counts: list[int], ctx: Context, seed: int = 0,
+                  recipe=None) -> list[bytes]:
+        """The instruction model writes one reconstruction prompt per section (seed 0:
+        greedy; else sampled as the recipe's regeneration); counts: each section's tokens
+        (its prompt budget follows from them)."""
+        from ..generate import Sampling, generate  # torch: imported only when a model runs
 
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, stops = _vocab(lm)
@@ -171,8 +177,8 @@ class SemanticCodec(Codec):
             inputs = [template.render(hf, text=pieces[i].decode("utf-8", "replace"), words=len(pieces[i].split())) for i in batch]
             done = sum(sizes[: batch.start])
             budgets = [self.config.prompt_budget(counts[i]) for i in batch]
-            ids = generate(exact, inputs, budgets, [0] * len(batch), allowed,
-                           _pad_id(hf, tok), stop_ids=stops,
+            ids = generate(exact, inputs, budgets, [seed] * len(batch), allowed, _pad_id(hf, tok),
+                           Sampling(recipe.temperature, recipe.top_k) if seed else Sampling(), stop_ids=stops,
                            on_step=lambda t, n, b=batch, d=done: ctx.report(d + sum(sizes[i] for i in b) * t // n, 0))
             out += [clean_prompt(tok.decode(x)) for x in ids]
         return out
@@ -218,17 +224,20 @@ class SemanticCodec(Codec):
             out += [tok.decode(x) for x in ids]
         return out
 
-    def _choose_seeds(self, params: Params, data: bytes, pieces: list[bytes], trials: list[list[bytes]], ctx: Context) -> list[bytes]:
-        """Each section keeps its most similar regeneration (ties: the lower seed); the
-        base layer records the seeds, CRCs and the whole regeneration's similarity."""
+    def _choose_seeds(self, params: Params, data: bytes, pieces: list[bytes], trials: list[tuple[list[bytes], list[bytes]]],
+                      ctx: Context) -> list[bytes]:
+        """Each section keeps its candidate (prompt and seed k) whose regeneration is most
+        similar (ties: the lower k); the base layer records the prompts, seeds, CRCs and
+        the whole regeneration's similarity."""
         from ..similarity import similarity
 
         chosen = []
         for i, s in enumerate(params.sections):
-            scores = [similarity(pieces[i], regen[i]) for regen in trials] if len(trials) > 1 else [1.0]
+            scores = [similarity(pieces[i], regen[i]) for _, regen in trials] if len(trials) > 1 else [1.0]
             s.seed = max(range(len(scores)), key=lambda k: (scores[k], -k))
-            s.crc = params.crc_of(trials[s.seed][i])
-            chosen.append(trials[s.seed][i])
+            s.prompt = trials[s.seed][0][i]
+            s.crc = params.crc_of(trials[s.seed][1][i])
+            chosen.append(trials[s.seed][1][i])
         params.similarity = similarity(data, b"".join(chosen)) if data else 1.0
         return chosen
 
