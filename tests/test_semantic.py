@@ -299,15 +299,18 @@ def _v4_file(tiny_model, data: bytes, lossy: bool) -> tuple[bytes, bytes]:
     info = llmpack.inspect(summary)
     approx = llmpack.decompress(summary, model=tiny_model)
     header, _ = container.unpack(summary)
-    regens = semantic.SummaryCodec()._regenerate_checked(Params.unpack(header.params, 5, 10**6), tiny_model, Context())
+    base, codec = Params.unpack(header.params, 5, 10**6), semantic.SummaryCodec()
+    codec._prompts(base, tiny_model)  # model-coded prompts: decoded
+    regens = codec._regenerate_checked(base, tiny_model, Context())
     assert b"".join(regens) == approx
+    prompts = [s.prompt for s in base.sections]  # bytes, as format 4 stored them
     w = Writer().text(DEFAULT_NUMERICS.tag()).varint(16).varint(tiny_model.tokenizer.start_id).u8(24)
     w.text("condense-v1").u32(0x496910BA).text("regenerate-v1").u32(0x714A8783)
     w.varint(6).varint(700).varint(40).raw(struct.pack("<f", info["similarity"] if lossy else 1.0))
     w.varint(info["sections"])
     for n, seed, text in zip(info["section_tokens"], info["seeds"], regens):
         w.varint(n).varint(seed).u32(container.crc32(text))
-    pack_small_v4(w, b"".join(Writer().blob(p.encode()).getvalue() for p in info["prompts"]))
+    pack_small_v4(w, b"".join(Writer().blob(p).getvalue() for p in prompts))
     payload = b""
     if not lossy:
         pieces = sections.split(data, lambda b: len(tiny_model.tokenizer.encode(b)), 24)
