@@ -49,7 +49,7 @@ def main() -> int:
         with threads(None):
             exact = lm.exact(Params(recipe, 1.0).numerics, "auto")
             for k in range(n):
-                prompts = codec._condense(exact, lm, condense, pieces, counts, Context(), seed=k, recipe=recipe)
+                prompts = codec._condense(exact, lm, condense, pieces, counts, Context(), seed=k)
                 candidate = Params(recipe, 1.0, [Section(c, 0, 0, q) for c, q in zip(counts, prompts)])
                 for s in range(n):
                     regen = codec._regenerate(exact, lm, candidate, regenerate, [s] * len(pieces), Context())

@@ -178,8 +178,9 @@ class FidelityConfig:
     """Knobs of the fidelity (lossy) codec: the similarity to keep, and the arithmetic
     mode's level that codes the approximation. Decoding needs none of them."""
 
-    # Most tokens are replaced by the model's guesses while the whole text keeps at least
-    # this MiniLM similarity to the original (1.0: nothing is replaced).
+    # The costliest sentences and lines are replaced by the model's own text, or dropped,
+    # while the whole text keeps at least this MiniLM similarity to the original (1.0:
+    # nothing is replaced).
     fidelity: float = 0.95
     level: int = DEFAULT_LEVEL
     threads: int | None = None  # as ArithmeticConfig.threads

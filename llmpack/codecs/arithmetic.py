@@ -298,13 +298,11 @@ class ArithmeticCodec(Codec):
 
     @staticmethod
     def code_pieces(exact, tok, profile: Profile, pieces: list[bytes], prefixes: list[list[int]], primed: Online | None,
-                    ctx: Context, trim: bool = False, guesses: list | None = None,
-                    ) -> tuple[list[Segment], list[list[int]], list[list[float]]]:
+                    ctx: Context, trim: bool = False) -> tuple[list[Segment], list[list[int]], list[list[float]]]:
         """Range-code each piece after its prefix (model ids, start token first; not coded),
         each with its own copy of the online models `primed` (trim: with trimmed seals).
         Returns the model-coded segments, each piece's tokens and their costs in bits.
-        ctx.report() counts bytes. `guesses`, a list, gets per piece the coder's likeliest
-        token at each position and its cost in bits."""
+        ctx.report() counts bytes."""
         from .. import engine  # torch: imported only when a model runs
 
         tokens = [tok.encode(p) for p in pieces]
@@ -314,16 +312,10 @@ class ArithmeticCodec(Codec):
         encoders = [rangecoder.Encoder() for _ in tokens]
         token_bits: list[list[float]] = [[] for _ in tokens]  # per piece, the model's cost of each token
         skips = [len(pre) - 1 for pre in prefixes]
-        if guesses is not None:
-            guesses[:] = [([], []) for _ in tokens]
         for j, start, weights in engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, skips):
             symbols = tokens[j][start : start + len(weights)]
             if online is not None:
                 online[j].learn(weights, symbols)
-            if guesses is not None:
-                best = [int(x) for x in weights.argmax(axis=1)]
-                guesses[j][0].extend(best)
-                guesses[j][1].extend(engine.bits(weights, best))
             encoders[j].encode_all(symbols, weights)
             token_bits[j] += engine.bits(weights, symbols)
             done += len(tok.decode(symbols))

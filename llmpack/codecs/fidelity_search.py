@@ -23,7 +23,7 @@ the search's floats (MiniLM) never reach the coder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,6 +45,11 @@ class Edit:
     tokens: tuple[int, ...]  # what replaces it (empty: it goes)
     gain: float = 0.0  # bits saved, measured on the edit's row
     loss: float = 0.0  # meaning lost around it (1 - local similarity)
+
+
+def _ends_sentence(raw: bytes) -> bool:
+    """A token that ends a sentence: . ! or ?, perhaps before closing quotes or brackets."""
+    return raw.rstrip(b"'\"`)").endswith((b".", b"!", b"?"))
 
 
 class Search:
@@ -76,8 +81,8 @@ class Search:
         starts = {0}
         for k in range(1, len(piece)):
             prev, cur = table[piece[k - 1]] or b"", table[piece[k]] or b""
-            if prev.endswith(b"\n") or (prev.rstrip(b"'\"`)").endswith((b".", b"!", b"?"))
-                                         and cur[:1].isspace() and cur[:1] != b"\n"):  # a line end stays with its line
+            if prev.endswith(b"\n") or (_ends_sentence(prev) and cur[:1].isspace()
+                                         and cur[:1] != b"\n"):  # a line end stays with its line
                 starts.add(k)
         starts = sorted(starts) + [len(piece)]
         return list(zip(starts, starts[1:]))
@@ -97,8 +102,7 @@ class Search:
             prompts = [[tok.start_id] + [tok.model_input(t) for t in pieces[j][max(0, i - CONTEXT_TOKENS) : i]]
                        for j, i, _ in batch]
             for ids in generate(self.exact, prompts, [e - i for _, i, e in batch], [0] * len(batch), allowed, tok.start_id):
-                ends = [k for k, t in enumerate(ids) if table[t].endswith(b"\n")
-                        or table[t].rstrip(b"'\"`)").endswith((b".", b"!", b"?"))]
+                ends = [k for k, t in enumerate(ids) if table[t].endswith(b"\n") or _ends_sentence(table[t])]
                 out.append(ids[: ends[0] + 1] if ends else ids)
         return out
 
@@ -143,7 +147,7 @@ class Search:
             new = before + tok.decode(list(d.tokens)) + after
             pairs.append((old, new))
         sims = self.texts_similarity(pairs)
-        return [Edit(d.piece, d.start, d.end, d.tokens, d.gain, max(0.0, 1.0 - s)) for d, s in zip(edits, sims)]
+        return [replace(d, loss=max(0.0, 1.0 - s)) for d, s in zip(edits, sims)]
 
     # -- rounds -------------------------------------------------------------------------
     @staticmethod

@@ -143,8 +143,7 @@ class SemanticCodec(Codec):
             counts = [len(tok.encode(p)) for p in pieces]
             trials = []  # per candidate k: its prompts (greedy for k = 0, else sampled with seed k) and regeneration
             for k in range(cfg.seeds):
-                prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 2 * k * len(data), total),
-                                         seed=k, recipe=recipe)
+                prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 2 * k * len(data), total), seed=k)
                 candidate = Params(recipe, 1.0, [Section(n, 0, 0, q) for n, q in zip(counts, prompts)])
                 trials.append((prompts, self._regenerate(exact, lm, candidate, regenerate, [k] * len(pieces),
                                                          _phase(ctx, (2 * k + 1) * len(data), total))))
@@ -161,16 +160,18 @@ class SemanticCodec(Codec):
         )
         return Encoded(params.pack(), payload, model=lm)
 
-    def _condense(self, exact, lm, template, pieces: list[bytes], counts: list[int], ctx: Context, seed: int = 0,
-                  recipe=None) -> list[bytes]:
+    def _condense(self, exact, lm, template, pieces: list[bytes], counts: list[int], ctx: Context,
+                  seed: int = 0) -> list[bytes]:
         """The instruction model writes one reconstruction prompt per section (seed 0:
-        greedy; else sampled as the recipe's regeneration); counts: each section's tokens
-        (its prompt budget follows from them)."""
+        greedy; else sampled as the configured recipe's regeneration); counts: each
+        section's tokens (its prompt budget follows from them)."""
         from ..generate import Sampling, generate  # torch: imported only when a model runs
 
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, stops = _vocab(lm)
         allowed[list(stops)] = True
+        recipe = RECIPES[self.config.recipe]
+        sampling = Sampling(recipe.temperature, recipe.top_k)
         sizes = [len(p) for p in pieces]
         out: list[bytes] = []
         for batch in _batches(len(pieces), self.config.max_rows):
@@ -178,7 +179,7 @@ class SemanticCodec(Codec):
             done = sum(sizes[: batch.start])
             budgets = [self.config.prompt_budget(counts[i]) for i in batch]
             ids = generate(exact, inputs, budgets, [seed] * len(batch), allowed, _pad_id(hf, tok),
-                           Sampling(recipe.temperature, recipe.top_k) if seed else Sampling(), stop_ids=stops,
+                           sampling if seed else Sampling(), stop_ids=stops,
                            on_step=lambda t, n, b=batch, d=done: ctx.report(d + sum(sizes[i] for i in b) * t // n, 0))
             out += [clean_prompt(tok.decode(x)) for x in ids]
         return out
