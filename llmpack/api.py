@@ -21,18 +21,19 @@ from .models import LoadedModel
 Progress = Callable[[int, int], None]
 
 
-def _context(model: str | LoadedModel | None, progress: Progress | None) -> Context:
+def _context(model: str | LoadedModel | None, progress: Progress | None, pool=None) -> Context:
     if isinstance(model, LoadedModel):
-        return Context(model=model, progress=progress)
-    return Context(model_name=model, progress=progress)
+        return Context(model=model, progress=progress, pool=pool)
+    return Context(model_name=model, progress=progress, pool=pool)
 
 
 class Compressor:
     """Reusable compressor; keeps its model loaded between calls."""
 
     def __init__(self, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None, config=None,
-                 progress: Progress | None = None, **options) -> None:
-        """`options` set fields of the mode's config, e.g. prompt_tokens=32, seeds=4 for semantic."""
+                 progress: Progress | None = None, pool=None, **options) -> None:
+        """`options` set fields of the mode's config, e.g. prompt_tokens=32, seeds=4 for semantic.
+        pool: a llmpack.cluster.Pool to spread the model work over (same bytes)."""
         if mode not in CODECS:
             raise LLMPackError(f"unknown mode '{mode}' (choose from: {', '.join(CODECS)})")
         cls = CODECS[mode]
@@ -49,7 +50,7 @@ class Compressor:
 
                 resolve_device(options["device"])
         self.codec = cls(config) if config is not None else cls()
-        self.ctx = _context(model, progress)
+        self.ctx = _context(model, progress, pool)
 
     @property
     def stats(self) -> dict:
@@ -93,13 +94,14 @@ class Decompressor:
     """Reusable decompressor; `model` overrides the model named in the header (same fingerprint required)."""
 
     def __init__(self, model: str | LoadedModel | None = None, progress: Progress | None = None, device: str = "auto",
-                 dictionary: bytes | None = None) -> None:
+                 dictionary: bytes | None = None, pool=None) -> None:
         """device: where the model runs ("auto", "cpu", "cuda"); the decoded bytes are the same.
-        dictionary: the priming text a file was compressed with (arithmetic mode's -D)."""
+        dictionary: the priming text a file was compressed with (arithmetic mode's -D).
+        pool: a llmpack.cluster.Pool to spread the model work over."""
         from .exact.backends import resolve_device
 
         resolve_device(device)  # an unusable device is an error even for files that need no model
-        self.ctx = _context(model, progress)
+        self.ctx = _context(model, progress, pool)
         self.device = device
         self.dictionary = dictionary
         self.header: container.Header | None = None  # the last file's header (e.g. to see if it was lossy)

@@ -135,37 +135,46 @@ class LMScorer(Scorer):
 
     cost(prefix + tail) = cost(prefix) + cost(tail | the last CONTEXT_TOKENS of the prefix);
     the prefix cost is cached as the lists grow. One forward pass per candidate: slow on a
-    CPU, meant for small pools.
+    CPU, meant for small pools, or spread over a Ray cluster (`pool`, a
+    llmpack.cluster.Pool: the same numbers, so the same selection).
     """
 
     name = "lm"
     CONTEXT_TOKENS = 256  # how much of the prefix conditions a candidate
 
-    def __init__(self, texts: list[bytes], jobs: int = 1, model=None) -> None:
+    def __init__(self, texts: list[bytes], jobs: int = 1, model=None, pool=None) -> None:
         super().__init__(texts, 1)  # the model already uses every core
         from .models import LoadedModel, load
 
-        self.lm = model if isinstance(model, LoadedModel) else load(model)
-        self._prefix_bits: dict[bytes, float] = {b"[": self.bits(b"", b"[")}
+        self.pool = pool
+        if pool is None:
+            self.lm = model if isinstance(model, LoadedModel) else load(model)
+        else:
+            self.model_name = model  # each worker loads it once
+        self._prefix_bits: dict[bytes, float] = {b"[": self.bits_many(b"", [b"["])[0]}
 
-    def bits(self, context: bytes, text: bytes) -> float:
+    def bits_many(self, context: bytes, texts: list[bytes]) -> list[float]:
+        """Bits of each text after the context, here or on the cluster."""
+        if self.pool is not None:
+            return self.pool.cross_entropy(self.model_name, context, texts, self.CONTEXT_TOKENS)
         from .scoring import cross_entropy_bits
 
-        return cross_entropy_bits(self.lm, text, context, self.CONTEXT_TOKENS)
+        return [cross_entropy_bits(self.lm, t, context, self.CONTEXT_TOKENS) for t in texts]
 
-    def prepare(self, head: bytes):
+    def head_bits(self, head: bytes) -> float:
         if head not in self._prefix_bits:
             cut = head.rfind(b", ")
             parent = head[:cut] if cut > 0 else b"["
-            if parent not in self._prefix_bits:
-                self.prepare(parent)
-            self._prefix_bits[head] = self._prefix_bits[parent] + self.bits(parent, head[len(parent) :])
-        head_bits = self._prefix_bits[head]
+            self._prefix_bits[head] = self.head_bits(parent) + self.bits_many(parent, [head[len(parent) :]])[0]
+        return self._prefix_bits[head]
 
-        def one(tail: bytes) -> float:
-            return (len(head) + len(tail)) / max(1e-9, (head_bits + self.bits(head, tail)) / 8)
-
-        return one
+    def scores(self, prefix: list[int], candidates: list[int]) -> np.ndarray:
+        head = self.head(prefix)
+        head_bits = self.head_bits(head)
+        tails = [self.tail(prefix, i) for i in candidates]
+        bits = self.bits_many(head, tails)  # all candidates at once: one batch of cluster tasks
+        return np.asarray([(len(head) + len(t)) / max(1e-9, (head_bits + b) / 8) for t, b in zip(tails, bits)],
+                          dtype=np.float32)
 
 
 SCORERS: dict[str, type[Scorer]] = {c.name: c for c in (ZlibScorer, ZstdScorer, LMScorer)}

@@ -14,7 +14,9 @@ import os
 import sys
 import time
 import traceback
+from collections import deque
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Optional
 
 import typer
@@ -38,6 +40,7 @@ app = typer.Typer(
 EXIT_ERROR = 1
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for cat killed by a closed pipe
 MODES = ("arithmetic", "semantic", "summary", "zstd", "fidelity")
+FILES_IN_FLIGHT = 8  # --ray: files read and being coded at once (at least 2 per worker); bounds the driver's memory
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -110,22 +113,28 @@ def _progress(label: str, quiet: bool, unit: str = "bytes"):
 
 
 def _each_file(files: Optional[list[str]], recursive: bool, decoding: bool, output: Optional[str], stdout: bool,
-               quiet: bool, work) -> None:
+               quiet: bool, work, window: int = 0) -> None:
     """Run work(name) on every input; errors and skips are reported per file and the
-    others still run (as gzip does). Exits 1 if any failed, else 2 if any was skipped."""
+    others still run (as gzip does). Exits 1 if any failed, else 2 if any was skipped.
+    work may return a callable that finishes the file later (--ray: the file is being
+    coded on the cluster); at most `window` such files are in flight, and they finish
+    in input order."""
     names = files or [STDIO]
     inputs = paths.expand(names, recursive, decoding)
     if output is not None and output != STDIO and len(inputs) != 1:
         raise typer.BadParameter("names one output, so it takes exactly one input file", param_hint="-o")
     if stdout and not decoding and len(inputs) > 1:
         raise typer.BadParameter("writes one file's compressed data to standard output; give one input", param_hint="-c")
-    failed = skipped = False
-    for item in inputs:
+    failed: list[str] = []
+    skipped = False
+
+    def attempt(item, step):
+        nonlocal skipped
         try:
             if isinstance(item, Skipped):
                 raise item
             with _errors(item):
-                work(item)
+                return step()
         except Skipped as warning:
             skipped = True
             if not quiet:
@@ -133,9 +142,68 @@ def _each_file(files: Optional[list[str]], recursive: bool, decoding: bool, outp
         except typer.Exit as exc:
             if exc.exit_code in (EXIT_INTERRUPTED, EXIT_SIGPIPE):
                 raise
-            failed = True
+            failed.append(str(item))
+        return None
+
+    in_flight: deque = deque()
+    for item in inputs:
+        finish = attempt(item, lambda: work(item))
+        if callable(finish):
+            in_flight.append((item, finish))
+        while len(in_flight) > window:
+            attempt(*in_flight.popleft())
+    while in_flight:
+        attempt(*in_flight.popleft())
+    if window and failed and len(inputs) > 1:
+        _say("ray", f"{len(failed)} of {len(inputs)} inputs failed: {', '.join(failed)}")
     if failed or skipped:
         raise typer.Exit(EXIT_ERROR if failed else EXIT_USAGE)
+
+
+@contextmanager
+def _on_cluster(address: Optional[str], workers: Optional[int], device: str, quiet: bool, label: str):
+    """For --ray: the cluster's Pool, a thread per file in flight, and one progress bar
+    over every input's bytes; yields None without --ray."""
+    if address is None:
+        yield None
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..cluster import connect
+
+    with _progress(label, quiet) as bar, connect(address, workers, device) as pool:
+        counts = [0, 0]  # input bytes done, input bytes submitted
+
+        def advance(n: int) -> None:
+            counts[0] += n
+            if bar is not None:
+                bar(counts[0], counts[1])
+
+        pool.progress = advance
+        window = max(FILES_IN_FLIGHT, 2 * pool.workers)
+        threads = ThreadPoolExecutor(max_workers=window + 1, thread_name_prefix="llmpack-file")
+        try:
+            yield _Cluster(pool, threads, counts, window)
+        finally:
+            threads.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Cluster:
+    pool: object
+    threads: object
+    counts: list
+    window: int
+
+    def submit(self, n_bytes: int, job, *args):
+        """Run job(pool, *args) in a driver thread for an input of n_bytes; returns its future."""
+        self.counts[1] += n_bytes
+        return self.threads.submit(job, self.pool, *args)
+
+
+def _check_workers(ray: Optional[str], workers: Optional[int]) -> None:
+    if workers is not None and ray is None:
+        raise typer.BadParameter("sizes the local cluster of --ray; give --ray too", param_hint="--workers")
 
 
 def _check_choice(value: Optional[str], choices, option: str) -> None:
@@ -153,6 +221,10 @@ VerboseOpt = typer.Option(False, "-v", "--verbose", help="Print sizes and speed 
 RecursiveOpt = typer.Option(False, "-r", "--recursive", help="Walk folders given as inputs.")
 ModelOpt = typer.Option(None, "-m", "--model", help="Model: registry id or alias (default smollm2-135m), a Hugging Face folder, or a .gguf file.")
 DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the GPU if there is one), cpu or cuda. Files are the same either way.")
+RayOpt = typer.Option(None, "--ray", help="Run the model work on a Ray cluster: --ray alone starts a local one for this job; "
+                      "--ray auto joins this machine's cluster, --ray HOST:PORT another. Outputs are byte-identical. "
+                      "Needs: pip install 'llmpack[ray]'.", metavar="[ADDRESS]")
+WorkersOpt = typer.Option(None, "--workers", min=1, help="With --ray: workers of the local cluster, one CPU each [default: one per core].")
 DictOpt = typer.Option(None, "-D", "--dict", help="arithmetic: a priming text run through the model before the data (as a zstd dictionary); decoding needs the same file.", metavar="FILE")
 
 
@@ -188,6 +260,8 @@ def encode(
     dictionary: Optional[str] = DictOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."),
     device: str = DeviceOpt,
+    ray: Optional[str] = RayOpt,
+    workers: Optional[int] = WorkersOpt,
     stdout: bool = StdoutOpt,
     force: bool = ForceOpt,
     keep: bool = KeepOpt,
@@ -222,27 +296,44 @@ def encode(
         options["dictionary"] = _dictionary(dictionary)
     if mode != "zstd" and device != "auto":
         options["device"] = device
+    _check_workers(ray, workers)
     compressor = None
 
-    def work(src: str) -> None:
-        nonlocal compressor
+    def read(src: str):
         st = paths.source_stat(src, force)
         target = paths.plan(src, output, stdout, decoding=False, force=force)
         target.check(force, binary=True)
-        data = paths.read(src, decoding=False, force=force)
-        if compressor is None:
-            from ..api import Compressor
+        return st, target, paths.read(src, decoding=False, force=force), time.perf_counter()
 
-            compressor = Compressor(mode=mode, model=model, **options)
-        start = time.perf_counter()
-        with _progress("encoding", quiet) as progress:
-            compressor.ctx.progress = progress
-            blob = compressor.compress(data)
+    def written(src: str, st, target, data: bytes, start: float, blob: bytes) -> None:
         paths.write(target.dest, blob, st)
         bpb = f", {8 * len(blob) / len(data):.3f} bits/byte" if data else ""
         _finish(src, target.dest, not keep, start, len(data), len(blob), verbose, bpb)
 
-    _each_file(files, recursive, False, output, stdout, quiet, work)
+    def work(src: str) -> None:
+        nonlocal compressor
+        st, target, data, start = read(src)
+        if compressor is None:
+            from ..api import Compressor
+
+            compressor = Compressor(mode=mode, model=model, **options)
+        with _progress("encoding", quiet) as progress:
+            compressor.ctx.progress = progress
+            blob = compressor.compress(data)
+        written(src, st, target, data, start, blob)
+
+    with _errors("ray"), _on_cluster(ray, workers, device, quiet, "encoding") as cluster:
+        if cluster is None:
+            _each_file(files, recursive, False, output, stdout, quiet, work)
+            return
+        from ..cluster import jobs
+
+        def work_on_cluster(src: str):
+            st, target, data, start = read(src)
+            future = cluster.submit(len(data), jobs.encode, data, mode, model, options)
+            return lambda: written(src, st, target, data, start, future.result())
+
+        _each_file(files, recursive, False, output, stdout, quiet, work_on_cluster, cluster.window)
 
 
 @app.command()
@@ -252,6 +343,8 @@ def decode(
     model: Optional[str] = ModelOpt,
     dictionary: Optional[str] = DictOpt,
     device: str = DeviceOpt,
+    ray: Optional[str] = RayOpt,
+    workers: Optional[int] = WorkersOpt,
     stdout: bool = StdoutOpt,
     force: bool = ForceOpt,
     keep: bool = KeepOpt,
@@ -263,10 +356,10 @@ def decode(
     file's approximation goes to FILE.summary.EXT, never to the original's name."""
     _check_choice(device, DEVICES, "--device")
     primer = _dictionary(dictionary)
+    _check_workers(ray, workers)
     decompressor = None
 
-    def work(src: str) -> None:
-        nonlocal decompressor
+    def read(src: str):
         from .. import container
 
         st = paths.source_stat(src, force)
@@ -275,14 +368,9 @@ def decode(
         header, _ = container.unpack(blob)
         target = paths.plan(src, output, stdout, decoding=True, force=force, lossy=header.lossy)
         target.check(force, binary=False)
-        if decompressor is None:
-            from ..api import Decompressor
+        return st, target, blob, header, time.perf_counter()
 
-            decompressor = Decompressor(model=model, device=device, dictionary=primer)
-        start = time.perf_counter()
-        with _progress("decoding", quiet) as progress:
-            decompressor.ctx.progress = progress
-            data = decompressor.decompress(blob)
+    def written(src: str, st, target, blob: bytes, header, start: float, data: bytes) -> None:
         paths.write(target.dest, data, st)
         if header.lossy:  # said even with -q: the output is not the original
             from ..api import inspect
@@ -293,7 +381,30 @@ def decode(
             _say(src, f"lossy file: wrote an approximation of the original to {where}{note}")
         _finish(src, target.dest, not keep, start, len(blob), len(data), verbose)
 
-    _each_file(files, recursive, True, output, stdout, quiet, work)
+    def work(src: str) -> None:
+        nonlocal decompressor
+        st, target, blob, header, start = read(src)
+        if decompressor is None:
+            from ..api import Decompressor
+
+            decompressor = Decompressor(model=model, device=device, dictionary=primer)
+        with _progress("decoding", quiet) as progress:
+            decompressor.ctx.progress = progress
+            data = decompressor.decompress(blob)
+        written(src, st, target, blob, header, start, data)
+
+    with _errors("ray"), _on_cluster(ray, workers, device, quiet, "decoding") as cluster:
+        if cluster is None:
+            _each_file(files, recursive, True, output, stdout, quiet, work)
+            return
+        from ..cluster import jobs
+
+        def work_on_cluster(src: str):
+            st, target, blob, header, start = read(src)
+            future = cluster.submit(header.original_size, jobs.decode, blob, model, device, primer)
+            return lambda: written(src, st, target, blob, header, start, future.result())
+
+        _each_file(files, recursive, True, output, stdout, quiet, work_on_cluster, cluster.window)
 
 
 @app.command("strip")
@@ -374,6 +485,8 @@ def select_cmd(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Parallel scoring threads."),
     scorer: str = typer.Option("zlib", "--scorer", help="One of: zlib (as published), zstd, lm (the model's bits per byte)."),
     model: Optional[str] = ModelOpt,
+    ray: Optional[str] = RayOpt,
+    workers: Optional[int] = WorkersOpt,
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output file."),
     quiet: bool = QuietOpt,
 ) -> None:
@@ -381,15 +494,29 @@ def select_cmd(
     from ..select import SCORERS
 
     _check_choice(scorer, tuple(SCORERS), "--scorer")
+    _check_workers(ray, workers)
+    if ray is not None and scorer != "lm":
+        raise typer.BadParameter("applies to --scorer lm only (zlib and zstd use --jobs)", param_hint="--ray")
     with _errors(pool):
+        from contextlib import nullcontext
+
         from .. import select as zip_select
 
         target = paths.Plan(pool, output or STDIO)
         target.check(force, binary=False)
         samples = zip_select.load_pool(pool) if pool != STDIO else _pool_from_stdin()
         texts = [zip_select.sample_bytes(s) for s in samples]
-        chosen_scorer = zip_select.LMScorer(texts, jobs, model) if scorer == "lm" else zip_select.SCORERS[scorer](texts, jobs)
-        with _progress("selecting", quiet, unit="samples") as progress:
+        if ray is not None:
+            from ..cluster import connect
+
+            cluster = connect(ray, workers)
+        else:
+            cluster = nullcontext()
+        with cluster as workers_pool, _progress("selecting", quiet, unit="samples") as progress:
+            if scorer == "lm":
+                chosen_scorer = zip_select.LMScorer(texts, jobs, model, pool=workers_pool)
+            else:
+                chosen_scorer = zip_select.SCORERS[scorer](texts, jobs)
             picked = zip_select.select(samples, budget, k1, k2, k3, chosen_scorer, jobs, progress)
         out = json.dumps([samples[i] for i in picked], ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
         paths.write(target.dest, out, None)

@@ -5,6 +5,7 @@
     llmpack -dc F.llmp        short flags combine, as in gzip
     llmpack -V | --version    = llmpack version
     llmpack -9 FILE           = llmpack encode --level 9 FILE (levels -1 .. -9, also in -9k)
+    llmpack --ray FILE        = llmpack encode --ray=local FILE (a bare --ray takes no address)
 
 Usage errors print `llmpack: reason (try 'llmpack CMD --help')` and exit 2; Ctrl-C at any
 point prints `llmpack: interrupted` and exits 130.
@@ -12,6 +13,7 @@ point prints `llmpack: interrupted` and exits 130.
 
 from __future__ import annotations
 
+import re
 import sys
 
 from typer.core import TyperGroup
@@ -22,6 +24,7 @@ try:  # typer 0.2x carries its own copy of click; older versions use click itsel
     from typer._click import exceptions as click
 except ImportError:  # pragma: no cover
     import click
+Abort = getattr(click, "Abort", None) or getattr(typer.exceptions, "Abort")  # Ctrl-C at a prompt (typer keeps its own)
 
 DECODE_FLAGS = ("-d", "--decompress", "--uncompress")
 ENCODE_FLAGS = ("-z", "--compress")
@@ -49,11 +52,30 @@ def _split_flags(args: list[str]) -> list[str]:
     return out
 
 
+RAY_FLAG = "--ray"
+RAY_LOCAL = "local"  # what a bare --ray means (llmpack.cluster.LOCAL)
+_ADDRESS = re.compile(r"(auto|local|ray://\S+|[\w.-]+:\d+)")
+
+
+def _bare_ray(args: list[str]) -> list[str]:
+    """--ray takes an optional address: a bare --ray (next comes an option, a file or
+    nothing) becomes --ray=local, so `--ray FILE` never reads FILE as an address."""
+    out: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--":
+            return out + args[i:]
+        following = args[i + 1] if i + 1 < len(args) else None
+        bare = a == RAY_FLAG and (following is None or not _ADDRESS.fullmatch(following))
+        out.append(f"{RAY_FLAG}={RAY_LOCAL}" if bare else a)
+    return out
+
+
 def gzip_args(args: list[str], commands) -> list[str]:
     """Rewrite a gzip-style command line into subcommand form; subcommand lines pass as
     they are, except that short flags are split and -N becomes --level N."""
     if not args or args[0] in ("-h", "--help"):
         return args
+    args = _bare_ray(args)
     if args[0] in commands:
         return args[:1] + _split_flags(args[1:])
     out = _split_flags(args)
@@ -77,7 +99,7 @@ class Group(TyperGroup):
             where = exc.ctx.command_path if exc.ctx is not None else "llmpack"
             typer.echo(f"llmpack: {exc.format_message()} (try '{where} --help')", err=True)
             code = EXIT_USAGE
-        except (click.Abort, KeyboardInterrupt):
+        except (Abort, KeyboardInterrupt):
             typer.echo("llmpack: interrupted", err=True)
             code = EXIT_INTERRUPTED
         except click.ClickException as exc:

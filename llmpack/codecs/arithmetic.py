@@ -277,12 +277,11 @@ class ArithmeticCodec(Codec):
 
     def _code(self, data: bytes, lm, ctx: Context, profile: Profile, dictionary: bytes | None) -> tuple[int, list[Segment]]:
         cfg = self.config
-        tok = lm.tokenizer
-        pieces, flags = self.segments_of(data, tok)
-        with threads(cfg.threads):
-            exact = lm.exact(profile.numerics, cfg.device)
-            prefix, primed = _prime(exact, tok, profile, dictionary)
-            coded, tokens, token_bits = self.code_pieces(exact, tok, profile, pieces, [prefix] * len(pieces), primed, ctx)
+        pieces, flags = self.segments_of(data, lm.tokenizer)
+        if ctx.pool is not None and pieces:  # each piece on a cluster worker: the same segments
+            coded, tokens, token_bits = ctx.pool.code_pieces(ctx, lm, cfg, profile, pieces, dictionary)
+        else:
+            coded, tokens, token_bits = self.model_pass(lm, profile, pieces, dictionary, ctx)
         fallback = cfg.fallback and len(pieces) > 1  # a single segment's fallback is the whole file's
         segments = [self._choose(p, s, fallback) for p, s in zip(pieces, coded)]
         kept = [i for i, s in enumerate(segments) if s.method == MODEL]
@@ -295,6 +294,16 @@ class ArithmeticCodec(Codec):
             surprisal=[(lm.tokenizer.table[t], b) for toks, bits in zip(tokens, token_bits) for t, b in zip(toks, bits)],
         )
         return flags, segments
+
+    def model_pass(self, lm, profile: Profile, pieces: list[bytes], dictionary: bytes | None,
+                   ctx: Context) -> tuple[list[Segment], list[list[int]], list[list[float]]]:
+        """code_pieces() in this process, each piece after the dictionary (what a cluster
+        worker runs on its share of the pieces)."""
+        tok = lm.tokenizer
+        with threads(self.config.threads):
+            exact = lm.exact(profile.numerics, self.config.device)
+            prefix, primed = _prime(exact, tok, profile, dictionary)
+            return self.code_pieces(exact, tok, profile, pieces, [prefix] * len(pieces), primed, ctx)
 
     @staticmethod
     def code_pieces(exact, tok, profile: Profile, pieces: list[bytes], prefixes: list[list[int]], primed: Online | None,
@@ -375,36 +384,53 @@ class ArithmeticCodec(Codec):
         done = sum(s.n_bytes for s in segments if s.method != MODEL)  # known already
         if coded:
             lm = get_model()
-            tok = lm.tokenizer
-            if start_id is not None and tok.start_id != start_id:
+            if start_id is not None and lm.tokenizer.start_id != start_id:
                 raise FormatError("header's start token does not match the model's tokenizer")
-            with threads(self.config.threads):
-                exact = lm.exact(profile.numerics, self.config.device)
-                prefix, primed = _prime(exact, tok, profile, dictionary)
-                prefixes = prefixes or [prefix] * len(segments)
-                steps = max(len(prefixes[i]) + segments[i].n_tokens for i in coded)
-                capacity = min(steps, profile.window.size) if profile.window.size else steps
-                import torch
+            progress = [done]
 
-                fork = workers.can_fork(exact.device.type)
-                n, each = workers.count(len(coded), torch.get_num_threads()) if fork else (1, 0)
-                rows = _decode_rows(exact, capacity, n)
-                progress = [done]
+            def report(n_bytes: int) -> None:
+                progress[0] += n_bytes
+                ctx.report(progress[0], total)
 
-                def report(n_bytes: int) -> None:
-                    progress[0] += n_bytes
-                    ctx.report(progress[0], total)
-
-                def decode_group(group: list[int], report) -> list[bytes]:
-                    return [piece for batch in _batches(group, rows) for piece in self._decode_batch(
-                        exact, tok, profile, [segments[i] for i in batch], [prefixes[i] for i in batch], primed, report)]
-
-                groups = [coded[w::n] for w in range(n)]  # segments have about equal lengths
-                tasks = [functools.partial(decode_group, g) for g in groups]
-                for group, decoded in zip(groups, workers.run(tasks, report, fork, each)):
-                    for i, piece in zip(group, decoded):
-                        pieces[i] = piece
+            segs = [segments[i] for i in coded]
+            if ctx.pool is not None and prefixes is None:  # groups of segments on cluster workers
+                decoded = ctx.pool.decode_segments(ctx, lm, self.config, profile, segs, dictionary)
+            else:
+                own = [prefixes[i] for i in coded] if prefixes else None
+                decoded = self.decode_segments(lm, profile, segs, dictionary, own, report)
+            for i, piece in zip(coded, decoded):
+                pieces[i] = piece
         return pieces
+
+    def decode_segments(self, lm, profile: Profile, segs: list[Segment], dictionary: bytes | None,
+                        prefixes: list[list[int]] | None, report) -> list[bytes]:
+        """The text of model-coded segments, decoded in this process (in forked workers
+        where that pays), each after its prefix or, if None, the dictionary's. A cluster
+        worker runs this on its group of segments."""
+        tok = lm.tokenizer
+        with threads(self.config.threads):
+            exact = lm.exact(profile.numerics, self.config.device)
+            prefix, primed = _prime(exact, tok, profile, dictionary)
+            prefixes = prefixes or [prefix] * len(segs)
+            steps = max(len(p) + s.n_tokens for p, s in zip(prefixes, segs))
+            capacity = min(steps, profile.window.size) if profile.window.size else steps
+            import torch
+
+            fork = workers.can_fork(exact.device.type)
+            n, each = workers.count(len(segs), torch.get_num_threads()) if fork else (1, 0)
+            rows = _decode_rows(exact, capacity, n)
+
+            def decode_group(group: list[int], report) -> list[bytes]:
+                return [piece for batch in _batches(group, rows) for piece in self._decode_batch(
+                    exact, tok, profile, [segs[i] for i in batch], [prefixes[i] for i in batch], primed, report)]
+
+            groups = [list(range(len(segs)))[w::n] for w in range(n)]  # segments have about equal lengths
+            tasks = [functools.partial(decode_group, g) for g in groups]
+            out: list[bytes] = [b""] * len(segs)
+            for group, decoded in zip(groups, workers.run(tasks, report, fork, each)):
+                for i, piece in zip(group, decoded):
+                    out[i] = piece
+            return out
 
     def _decode_batch(self, exact, tok, profile: Profile, segs: list[Segment], prefixes: list[list[int]], primed,
                       report) -> list[bytes]:

@@ -22,6 +22,9 @@ class Context:
     model: LoadedModel | None = None
     progress: Callable[[int, int], None] | None = None  # (done, total) in input bytes
     stats: dict = field(default_factory=dict)  # codec-reported measurements (e.g. model bits)
+    # Where the model work may run instead of this process: a llmpack.cluster.Pool (Ray
+    # workers), or None. Codecs that can split their work use it; the bytes are the same.
+    pool: object | None = None
 
     def get_model(self, name: str | None = None, fingerprint: bytes | None = None) -> LoadedModel:
         """Encoding: the given model or the default. Decoding (a header's model id and

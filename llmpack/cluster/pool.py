@@ -1,0 +1,160 @@
+"""The driver's side of a Ray cluster: shares of a job sent as tasks, results in order.
+
+A Pool is what codecs see as `Context.pool`. The arithmetic codec hands it a file's
+pieces (one task each) when encoding and groups of segments when decoding; the driver
+still cuts the file, chooses each segment's method and assembles the container, so the
+file is byte-identical to a local encode. Other modes run a whole file per task.
+
+Several driver threads (one per file) may use a Pool at once. Everything a driver thread
+does outside a wait runs under one lock (`turn`), so the driver's tokenizer and model
+are never used by two threads together; waiting for tasks releases it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable
+
+from ..errors import LLMPackError
+from . import tasks
+from .tasks import ModelRef
+
+TASK_CPUS = 1  # CPUs (= torch threads) per task: measured, single-thread workers beat shared OpenMP pools on small CPUs
+MAX_RETRIES = 3  # a task whose worker process dies (killed, out of memory, node lost) reruns this often
+SCORE_TASKS_PER_WORKER = 4  # select: a batch of candidates is cut into this many tasks per worker (balance)
+
+
+class Pool:
+    def __init__(self, ray, workers: int, device: str = "auto") -> None:
+        self.ray = ray
+        self.workers = max(1, workers)  # tasks that run at once
+        self.device = device
+        self.progress: Callable[[int], None] | None = None  # called with input bytes done, from any driver thread
+        self._lock = threading.Lock()  # guards the progress callback
+        self._turn = threading.Lock()
+        self._holder: int | None = None
+        self._remote: dict[str, Any] = {}
+
+    # -- driver threads ----------------------------------------------------------------
+    @contextmanager
+    def turn(self):
+        """Run a driver thread's own work (cutting, packing) while no other one does."""
+        self._turn.acquire()
+        self._holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._holder = None
+            self._turn.release()
+
+    @contextmanager
+    def _waiting(self):
+        held = self._holder == threading.get_ident()
+        if held:
+            self._holder = None
+            self._turn.release()
+        try:
+            yield
+        finally:
+            if held:
+                self._turn.acquire()
+                self._holder = threading.get_ident()
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None and n:
+            with self._lock:
+                self.progress(n)
+
+    # -- tasks ----------------------------------------------------------------------------
+    def _function(self, name: str):
+        if name not in self._remote:
+            options = {"num_cpus": TASK_CPUS, "max_retries": MAX_RETRIES, "retry_exceptions": False}
+            if self.device == "cuda":
+                options["num_gpus"] = 1
+            self._remote[name] = self.ray.remote(**options)(getattr(tasks, name))
+        return self._remote[name]
+
+    def run(self, name: str, calls: list[tuple], done: Callable[[int, Any], int]) -> list:
+        """Run tasks.<name>(*args, TASK_CPUS) for each args in calls; return their results
+        in order. done(i, result) says how many input bytes call i finished (progress).
+        The first failure cancels the rest and is raised as an LLMPackError."""
+        fn = self._function(name)
+        refs = [fn.remote(*args, TASK_CPUS) for args in calls]
+        index = {r: i for i, r in enumerate(refs)}
+        pending = list(refs)
+        with self._waiting():
+            try:
+                while pending:
+                    ready, pending = self.ray.wait(pending, num_returns=1)
+                    for r in ready:
+                        self.advance(done(index[r], self.ray.get(r)))
+            except self.ray.exceptions.RayError as exc:
+                for r in pending:
+                    self.ray.cancel(r)
+                raise failure(exc) from None
+            return self.ray.get(refs)
+
+    def _shared(self, value):
+        """A large argument sent to every task once (the object store), not once per task."""
+        return self.ray.put(value) if value else value
+
+    # -- what codecs and commands ask for --------------------------------------------------
+    def code_pieces(self, ctx, lm, config, profile, pieces: list[bytes], dictionary: bytes | None):
+        """ArithmeticCodec.model_pass over pieces, one task each: (segments, tokens, bits)."""
+        ref, config = ModelRef.of(ctx, lm), _portable(config)
+        shared = self._shared(dictionary)
+        results = self.run("code_pieces", [(ref, config, profile, [p], shared) for p in pieces],
+                           lambda i, _: len(pieces[i]))
+        return tuple([r[k][0] for r in results] for k in range(3))
+
+    def decode_segments(self, ctx, lm, config, profile, segments: list, dictionary: bytes | None) -> list[bytes]:
+        """ArithmeticCodec.decode_segments, one group of segments per worker (a group's rows
+        are stepped together, so fewer, larger groups decode faster)."""
+        ref, config = ModelRef.of(ctx, lm), _portable(config)
+        n = min(len(segments), self.workers)
+        groups = [list(range(len(segments)))[w::n] for w in range(n)]
+        shared = self._shared(dictionary)
+        results = self.run("decode_segments", [(ref, config, profile, [segments[i] for i in g], shared) for g in groups],
+                           lambda i, pieces: sum(map(len, pieces)))
+        out: list[bytes] = [b""] * len(segments)
+        for group, pieces in zip(groups, results):
+            for i, piece in zip(group, pieces):
+                out[i] = piece
+        return out
+
+    def compress(self, model_name: str | None, mode: str, options: dict, data: bytes) -> bytes:
+        return self.run("compress", [(model_name, mode, options, data)], lambda i, _: len(data))[0]
+
+    def decompress(self, ref: ModelRef | None, device: str, dictionary: bytes | None, blob: bytes) -> bytes:
+        return self.run("decompress", [(ref, device, dictionary, blob)], lambda i, data: len(data))[0]
+
+    def cross_entropy(self, model_name: str | None, context: bytes, texts: list[bytes], context_tokens: int) -> list[float]:
+        """select's LM scorer over a batch of candidates, cut into tasks."""
+        n = max(1, min(len(texts), SCORE_TASKS_PER_WORKER * self.workers))
+        bounds = [round(len(texts) * k / n) for k in range(n + 1)]
+        shared = self._shared(context)
+        chunks = [texts[a:b] for a, b in zip(bounds, bounds[1:])]
+        results = self.run("cross_entropy", [(ModelRef(model_name), shared, c, context_tokens) for c in chunks],
+                           lambda i, _: len(chunks[i]))
+        return [b for r in results for b in r]
+
+
+def _portable(config):
+    """The codec's config as workers need it: the dictionary travels once (the object
+    store), and the thread count is the task's own."""
+    return dataclasses.replace(config, dictionary=None, threads=None)
+
+
+def failure(exc: Exception) -> LLMPackError:
+    """One line for a task that failed for good."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, LLMPackError):
+        return cause
+    if isinstance(cause, BaseException):
+        lines = str(cause).strip().splitlines()
+        return LLMPackError(f"a cluster worker failed: {type(cause).__name__}: {lines[0] if lines else ''}")
+    lines = str(exc).strip().splitlines()
+    return LLMPackError(f"the cluster could not finish it ({type(exc).__name__}, after up to {MAX_RETRIES} retries): "
+                        f"{lines[0] if lines else ''}")
