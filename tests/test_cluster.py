@@ -90,6 +90,51 @@ def test_other_modes_run_a_whole_file_per_task(pool, tiny_model_dir, mode):
     assert jobs.decode(pool, blob, tiny_model_dir, "auto", None) == llmpack.decompress(local, model=tiny_model_dir)
 
 
+def test_files_decoded_together_share_tasks_and_fail_alone(pool, tiny_model_dir):
+    """Segments of files that arrive together are stepped in the same tasks; a file whose
+    segment fails in a worker fails alone, the others still decode."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llmpack import container, profiles
+    from llmpack.codecs.arithmetic import Params
+    from llmpack.codecs.base import Context
+    from llmpack.config import ArithmeticConfig
+
+    texts = [ALICE[1000 * i: 1000 * i + 900] for i in range(4)]
+    blobs = [llmpack.Compressor(model=tiny_model_dir, **LEVEL_1).compress(t) for t in texts]
+    files = []
+    for blob in blobs:
+        header, payload = container.unpack(blob)
+        files.append(Params.unpack(header.params, header.original_size, payload))
+    files[2].segments[0].payload = b"bad"  # not whole 32-bit words: the worker's decoder refuses it
+    ctx = Context(model_name=str(tiny_model_dir), pool=pool)
+    lm = ctx.get_model()
+    config = ArithmeticConfig()
+    submitted = []
+    real_run = pool.run
+
+    def counting_run(name, calls, done):
+        submitted.append((name, sum(len(c[3]) for c in calls)))
+        return real_run(name, calls, done)
+
+    pool.run = counting_run
+    try:
+        with ThreadPoolExecutor(4) as ex:
+            futures = [ex.submit(pool.decode_segments, ctx, lm, config, profiles.get(p.profile), p.segments, None) for p in files]
+        outcomes = []
+        for f in futures:
+            try:
+                outcomes.append(b"".join(f.result()))
+            except LLMPackError as exc:
+                outcomes.append(exc)
+    finally:
+        del pool.run
+    assert submitted[0] == ("decode_segments", sum(len(p.segments) for p in files))  # one batch of all four files
+    assert isinstance(outcomes[2], LLMPackError) and "32-bit words" in str(outcomes[2])
+    for i in (0, 1, 3):
+        assert outcomes[i] == texts[i].replace(b"\r\n", b"\n")
+
+
 def test_a_worker_error_comes_back_as_one_llmpack_error(pool, tmp_path):
     with pytest.raises(LLMPackError, match="cannot load model|not found|no-such"):
         jobs.encode(pool, b"some text " * 50, "arithmetic", str(tmp_path / "no-such-model"), {})

@@ -41,6 +41,7 @@ EXIT_ERROR = 1
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for cat killed by a closed pipe
 MODES = ("arithmetic", "semantic", "summary", "zstd", "fidelity")
 FILES_IN_FLIGHT = 8  # --ray: files read and being coded at once (at least 2 per worker); bounds the driver's memory
+DECODE_FILES_PER_WORKER = 16  # --ray decode: more files in flight, whose segments share lockstep batches (cluster.pool)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -161,9 +162,11 @@ def _each_file(files: Optional[list[str]], recursive: bool, decoding: bool, outp
 
 
 @contextmanager
-def _on_cluster(address: Optional[str], workers: Optional[int], device: str, quiet: bool, label: str):
-    """For --ray: the cluster's Pool, a thread per file in flight, and one progress bar
-    over every input's bytes; yields None without --ray."""
+def _on_cluster(address: Optional[str], workers: Optional[int], device: str, quiet: bool, label: str,
+                files_per_worker: int = 2):
+    """For --ray: the cluster's Pool, a thread per file in flight (files_per_worker per
+    worker, at least FILES_IN_FLIGHT), and one progress bar over every input's bytes;
+    yields None without --ray."""
     if address is None:
         yield None
         return
@@ -180,7 +183,7 @@ def _on_cluster(address: Optional[str], workers: Optional[int], device: str, qui
                 bar(counts[0], counts[1])
 
         pool.progress = advance
-        window = max(FILES_IN_FLIGHT, 2 * pool.workers)
+        window = max(FILES_IN_FLIGHT, files_per_worker * pool.workers)
         threads = ThreadPoolExecutor(max_workers=window + 1, thread_name_prefix="llmpack-file")
         try:
             yield _Cluster(pool, threads, counts, window)
@@ -393,7 +396,7 @@ def decode(
             data = decompressor.decompress(blob)
         written(src, st, target, blob, header, start, data)
 
-    with _errors("ray"), _on_cluster(ray, workers, device, quiet, "decoding") as cluster:
+    with _errors("ray"), _on_cluster(ray, workers, device, quiet, "decoding", DECODE_FILES_PER_WORKER) as cluster:
         if cluster is None:
             _each_file(files, recursive, True, output, stdout, quiet, work)
             return

@@ -13,7 +13,9 @@ are never used by two threads together; waiting for tasks releases it.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import threading
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, Callable
 
@@ -23,6 +25,7 @@ from .tasks import ModelRef
 
 TASK_CPUS = 1  # CPUs (= torch threads) per task: measured, single-thread workers beat shared OpenMP pools on small CPUs
 MAX_RETRIES = 3  # a task whose worker process dies (killed, out of memory, node lost) reruns this often
+BATCH_WAIT_S = 0.25  # decode: how long a file's segments wait for other files' to share their tasks
 SCORE_TASKS_PER_WORKER = 4  # select: a batch of candidates is cut into this many tasks per worker (balance)
 
 
@@ -36,6 +39,8 @@ class Pool:
         self._turn = threading.Lock()
         self._holder: int | None = None
         self._remote: dict[str, Any] = {}
+        self._batches: dict[bytes, list] = {}  # decode requests waiting to share tasks, by model/config/profile
+        self._batch_lock = threading.Lock()
 
     # -- driver threads ----------------------------------------------------------------
     @contextmanager
@@ -110,9 +115,50 @@ class Pool:
         return tuple([r[k][0] for r in results] for k in range(3))
 
     def decode_segments(self, ctx, lm, config, profile, segments: list, dictionary: bytes | None) -> list[bytes]:
-        """ArithmeticCodec.decode_segments, one group of segments per worker (a group's rows
-        are stepped together, so fewer, larger groups decode faster)."""
+        """ArithmeticCodec.decode_segments for one file's model-coded segments. Decoding
+        steps a task's segments together, one token per step, and a step of many rows
+        costs little more than a step of one: so the segments of files that arrive within
+        BATCH_WAIT_S of each other (driver threads decoding many files) are decoded
+        in the same tasks, one group per worker."""
         ref, config = ModelRef.of(ctx, lm), _portable(config)
+        if dictionary is not None:  # rare: a dictionary travels with its own tasks
+            return self._decode_groups(ref, config, profile, segments, dictionary)
+        key = pickle.dumps((ref, config, profile))
+        request: Future = Future()
+        with self._batch_lock:
+            waiting = self._batches.setdefault(key, [])
+            if not waiting:
+                timer = threading.Timer(BATCH_WAIT_S, self._decode_batch, (key, ref, config, profile))
+                timer.daemon = True
+                timer.start()
+            waiting.append((segments, request))
+        with self._waiting():
+            return request.result()
+
+    def _decode_batch(self, key: bytes, ref: ModelRef, config, profile) -> None:
+        """Decode every request waiting under key together; if that fails, each alone, so
+        that a bad file fails alone."""
+        with self._batch_lock:
+            requests = self._batches.pop(key)
+        try:
+            pieces = self._decode_groups(ref, config, profile, [s for segs, _ in requests for s in segs], None)
+        except BaseException as exc:
+            if len(requests) == 1:
+                requests[0][1].set_exception(exc)
+                return
+            for segs, request in requests:
+                try:
+                    request.set_result(self._decode_groups(ref, config, profile, segs, None))
+                except BaseException as alone:
+                    request.set_exception(alone)
+            return
+        at = 0
+        for segs, request in requests:
+            request.set_result(pieces[at : at + len(segs)])
+            at += len(segs)
+
+    def _decode_groups(self, ref: ModelRef, config, profile, segments: list, dictionary: bytes | None) -> list[bytes]:
+        """Segments decoded in one group per worker (fewer, larger groups decode faster)."""
         n = min(len(segments), self.workers)
         groups = [list(range(len(segments)))[w::n] for w in range(n)]
         shared = self._shared(dictionary)
