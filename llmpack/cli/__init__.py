@@ -1,6 +1,7 @@
 """Command line: `llmpack encode|decode|info|strip|report|select|models|doctor|version`, and
 gzip-style `llmpack [-d] FILE...`. app.py has the commands, group.py the gzip-style
-front and one-line usage errors, paths.py the input and output checks."""
+front and one-line usage errors, paths.py the input and output checks, cluster.py what
+--ray adds (a driver thread per file, one progress bar)."""
 
 import signal
 import sys

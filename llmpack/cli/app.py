@@ -16,13 +16,13 @@ import time
 import traceback
 from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Optional
 
 import typer
 
 from ..config import SUFFIX
 from . import paths
+from .cluster import DECODE_FILES_PER_WORKER, check_workers, on_cluster
 from .group import EXIT_INTERRUPTED, EXIT_USAGE, Group
 from .paths import STDIO, CliError, Skipped
 
@@ -40,8 +40,6 @@ app = typer.Typer(
 EXIT_ERROR = 1
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for cat killed by a closed pipe
 MODES = ("arithmetic", "semantic", "summary", "zstd", "fidelity")
-FILES_IN_FLIGHT = 8  # --ray: files read and being coded at once (at least 2 per worker); bounds the driver's memory
-DECODE_FILES_PER_WORKER = 16  # --ray decode: more files in flight, whose segments share lockstep batches (cluster.pool)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -161,54 +159,6 @@ def _each_file(files: Optional[list[str]], recursive: bool, decoding: bool, outp
         raise typer.Exit(EXIT_ERROR if failed else EXIT_USAGE)
 
 
-@contextmanager
-def _on_cluster(address: Optional[str], workers: Optional[int], device: str, quiet: bool, label: str,
-                files_per_worker: int = 2):
-    """For --ray: the cluster's Pool, a thread per file in flight (files_per_worker per
-    worker, at least FILES_IN_FLIGHT), and one progress bar over every input's bytes;
-    yields None without --ray."""
-    if address is None:
-        yield None
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..cluster import connect
-
-    with _progress(label, quiet) as bar, connect(address, workers, device) as pool:
-        counts = [0, 0]  # input bytes done, input bytes submitted
-
-        def advance(n: int) -> None:
-            counts[0] += n
-            if bar is not None:
-                bar(counts[0], counts[1])
-
-        pool.progress = advance
-        window = max(FILES_IN_FLIGHT, files_per_worker * pool.workers)
-        threads = ThreadPoolExecutor(max_workers=window + 1, thread_name_prefix="llmpack-file")
-        try:
-            yield _Cluster(pool, threads, counts, window)
-        finally:
-            threads.shutdown(wait=True, cancel_futures=True)
-
-
-@dataclass
-class _Cluster:
-    pool: object
-    threads: object
-    counts: list
-    window: int
-
-    def submit(self, n_bytes: int, job, *args):
-        """Run job(pool, *args) in a driver thread for an input of n_bytes; returns its future."""
-        self.counts[1] += n_bytes
-        return self.threads.submit(job, self.pool, *args)
-
-
-def _check_workers(ray: Optional[str], workers: Optional[int]) -> None:
-    if workers is not None and ray is None:
-        raise typer.BadParameter("sizes the local cluster of --ray; give --ray too", param_hint="--workers")
-
-
 def _check_choice(value: Optional[str], choices, option: str) -> None:
     if value is not None and value not in choices:
         raise typer.BadParameter(f"'{value}' is not one of: {', '.join(choices)}", param_hint=option)
@@ -299,7 +249,7 @@ def encode(
         options["dictionary"] = _dictionary(dictionary)
     if mode != "zstd" and device != "auto":
         options["device"] = device
-    _check_workers(ray, workers)
+    check_workers(ray, workers)
     compressor = None
 
     def read(src: str):
@@ -325,7 +275,7 @@ def encode(
             blob = compressor.compress(data)
         written(src, st, target, data, start, blob)
 
-    with _errors("ray"), _on_cluster(ray, workers, device, quiet, "encoding") as cluster:
+    with _errors("ray"), on_cluster(ray, workers, device, _progress("encoding", quiet)) as cluster:
         if cluster is None:
             _each_file(files, recursive, False, output, stdout, quiet, work)
             return
@@ -359,7 +309,7 @@ def decode(
     file's approximation goes to FILE.summary.EXT, never to the original's name."""
     _check_choice(device, DEVICES, "--device")
     primer = _dictionary(dictionary)
-    _check_workers(ray, workers)
+    check_workers(ray, workers)
     decompressor = None
 
     def read(src: str):
@@ -396,7 +346,7 @@ def decode(
             data = decompressor.decompress(blob)
         written(src, st, target, blob, header, start, data)
 
-    with _errors("ray"), _on_cluster(ray, workers, device, quiet, "decoding", DECODE_FILES_PER_WORKER) as cluster:
+    with _errors("ray"), on_cluster(ray, workers, device, _progress("decoding", quiet), DECODE_FILES_PER_WORKER) as cluster:
         if cluster is None:
             _each_file(files, recursive, True, output, stdout, quiet, work)
             return
@@ -497,7 +447,7 @@ def select_cmd(
     from ..select import SCORERS
 
     _check_choice(scorer, tuple(SCORERS), "--scorer")
-    _check_workers(ray, workers)
+    check_workers(ray, workers)
     if ray is not None and scorer != "lm":
         raise typer.BadParameter("applies to --scorer lm only (zlib and zstd use --jobs)", param_hint="--ray")
     with _errors(pool):
