@@ -78,6 +78,9 @@ def test_every_round_keeps_the_similarity(search, tiny_model, fidelity):
 
 def test_fidelity_files_are_smaller_than_exact_ones(tiny_model):
     exact = len(llmpack.compress(STORY, model=tiny_model))
-    blob = llmpack.compress(STORY, mode="fidelity", model=tiny_model, fidelity=0.6)
+    seen = []
+    blob = llmpack.Compressor(mode="fidelity", model=tiny_model, fidelity=0.6,
+                              progress=lambda done, total: seen.append((done, total))).compress(STORY)
+    assert seen == sorted(seen) and seen[-1] == (len(STORY), len(STORY)) and len(set(seen)) > 3  # each round shows as progress
     approx = llmpack.decompress(blob, model=tiny_model)
     assert len(blob) < exact and approx != STORY and similarity(STORY, approx) >= 0.6

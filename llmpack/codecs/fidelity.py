@@ -48,6 +48,7 @@ class FidelityCodec(Codec):
         for approx, reached in self.approximations(data, lm, ctx):
             inner = self._coder().encode(approx, Context(model=lm))
             options.append((len(inner.params) + len(inner.payload), approx, reached, inner))
+        ctx.report(len(data), len(data))
         _, approx, reached, inner = min(options, key=lambda o: o[0])
         ctx.stats.update(similarity=reached, approximation_size=len(approx))
         params = Writer().u8(similarity_byte(reached)).varint(len(approx))
@@ -58,7 +59,7 @@ class FidelityCodec(Codec):
         """Candidate approximations with their similarity to data (at least the fidelity):
         the original, then the text after each round of the edit search."""
         from ..similarity import local_similarities, similarity
-        from .fidelity_search import Search
+        from .fidelity_search import ROUNDS, Search
 
         cfg = self.config
         coder = self._coder()
@@ -70,11 +71,17 @@ class FidelityCodec(Codec):
         found = [(data, 1.0)]
         if cfg.fidelity >= 1.0:
             return found
+        # Progress: the search's rounds, then the coding of each candidate, as shares of
+        # the input's bytes (the search ends early when a round finds no edit).
+        steps = ROUNDS + 1
+        ctx.report(0, len(data))
         with threads(cfg.threads):
             search = Search(lm.exact(profile.numerics, cfg.device), tok, profile.window, similarity, local_similarities)
             text_of = lambda ps: _denormalize(b"".join(tok.decode(p) for p in ps), flags)  # noqa: E731
-            for _, text, reached in search.run(data, [tok.encode(p) for p in pieces], text_of, cfg.fidelity):
+            for k, (_, text, reached) in enumerate(search.run(data, [tok.encode(p) for p in pieces], text_of, cfg.fidelity)):
                 found.append((text, reached))
+                ctx.report(len(data) * (k + 1) // steps, len(data))
+        ctx.report(len(data) * ROUNDS // steps, len(data))
         return found
 
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
