@@ -37,6 +37,21 @@ def count(items: int, threads: int) -> tuple[int, int]:
     return n, max(1, threads // n)
 
 
+def deal(count: int, n: int) -> list[list[int]]:
+    """Indices 0..count-1 dealt round-robin into n groups (segments have about equal
+    lengths, so the groups get about equal work)."""
+    return [list(range(count))[w::n] for w in range(n)]
+
+
+def undeal(groups: list[list[int]], results: list[list]) -> list:
+    """Each group's results put back at their indices: the inverse of deal()."""
+    out: list = [None] * sum(map(len, groups))
+    for group, values in zip(groups, results):
+        for i, value in zip(group, values):
+            out[i] = value
+    return out
+
+
 def run(tasks: list[Task], report: Callable[[int], None], fork: bool = True, threads_each: int = 1) -> list[Any]:
     """Each task's result, in order. With fork and more than one task, each runs in its
     own forked process with `threads_each` torch threads; a task's exception is raised

@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, Callable
 
+from .. import workers
 from ..errors import LLMPackError
 from . import tasks
 from .tasks import ModelRef
@@ -159,16 +160,11 @@ class Pool:
 
     def _decode_groups(self, ref: ModelRef, config, profile, segments: list, dictionary: bytes | None) -> list[bytes]:
         """Segments decoded in one group per worker (fewer, larger groups decode faster)."""
-        n = min(len(segments), self.workers)
-        groups = [list(range(len(segments)))[w::n] for w in range(n)]
+        groups = workers.deal(len(segments), min(len(segments), self.workers))
         shared = self._shared(dictionary)
         results = self.run("decode_segments", [(ref, config, profile, [segments[i] for i in g], shared) for g in groups],
                            lambda i, pieces: sum(map(len, pieces)))
-        out: list[bytes] = [b""] * len(segments)
-        for group, pieces in zip(groups, results):
-            for i, piece in zip(group, pieces):
-                out[i] = piece
-        return out
+        return workers.undeal(groups, results)
 
     def compress(self, model_name: str | None, mode: str, options: dict, data: bytes) -> bytes:
         return self.run("compress", [(model_name, mode, options, data)], lambda i, _: len(data))[0]

@@ -424,13 +424,9 @@ class ArithmeticCodec(Codec):
                 return [piece for batch in _batches(group, rows) for piece in self._decode_batch(
                     exact, tok, profile, [segs[i] for i in batch], [prefixes[i] for i in batch], primed, report)]
 
-            groups = [list(range(len(segs)))[w::n] for w in range(n)]  # segments have about equal lengths
+            groups = workers.deal(len(segs), n)
             tasks = [functools.partial(decode_group, g) for g in groups]
-            out: list[bytes] = [b""] * len(segs)
-            for group, decoded in zip(groups, workers.run(tasks, report, fork, each)):
-                for i, piece in zip(group, decoded):
-                    out[i] = piece
-            return out
+            return workers.undeal(groups, workers.run(tasks, report, fork, each))
 
     def _decode_batch(self, exact, tok, profile: Profile, segs: list[Segment], prefixes: list[list[int]], primed,
                       report) -> list[bytes]:
