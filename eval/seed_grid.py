@@ -39,7 +39,7 @@ def main() -> int:
     lm = llmpack.Compressor().ctx.get_model()
     tok = lm.tokenizer
     codec = SummaryCodec()
-    recipe = RECIPES[codec.config.recipe]
+    recipe = RECIPES[1]  # whole-section candidates
     condense, regenerate = templates.load(*recipe.condense), templates.load(*recipe.regenerate)
     for spec in args.files:
         name, data = read_spec(spec)

@@ -126,9 +126,13 @@ class SemanticConfig:
     # measured on 1.5 KB inputs, a 12-token prompt costs 5-11 bytes and saves 2-7 on the
     # text coded after it; a 48-token one costs 20-30 and saves 3-20).
     prompt_tokens: int | None = None
-    # Candidates tried per section: k = 0 is the greedy prompt regenerated greedily, k > 0
-    # a prompt sampled with seed k regenerated with seed k. Each extra one costs a prompt
-    # and a regeneration of the whole input; the most similar regeneration is kept.
+    # Candidates per choice (recipe 2, the default for seeds > 1): every section is
+    # regenerated from its greedy prompt by N rows at once, row k sampling with seed k (0:
+    # greedy); after each 32-token chunk all rows continue from the one whose text so far
+    # is most like the original section (MiniLM), and the file records that row's seed
+    # per chunk (log2 N bits each). A greedy regeneration runs beside them and is kept
+    # where it comes out more similar. Recipe 1 (recipe=1): N whole-section candidates,
+    # a prompt sampled with seed k regenerated with seed k, the most similar kept.
     seeds: int = 1
     # Residual coding: "model" (the text range-coded under the model, after its prompt or
     # not, per section), "diff" (an edit script from the regeneration, zstd-packed), "lm"
@@ -139,8 +143,9 @@ class SemanticConfig:
     max_section_tokens: int = 1280
     max_rows: int = 16  # sections generated together in one batch (speed only)
     # Recipe (codecs.semantic_params.RECIPES): templates, sampling and the coding profile
-    # of the model-coded prompts and residual (recipe 1: the arithmetic default's profile 5).
-    recipe: int = 1
+    # of the model-coded prompts and residual (recipes 1 and 2: the arithmetic default's
+    # profile 5). None: recipe 1 for one seed, 2 (a seed per chunk) for more.
+    recipe: int | None = None
     threads: int | None = None  # as ArithmeticConfig.threads
     device: str = "auto"  # as ArithmeticConfig.device
 
@@ -150,6 +155,9 @@ class SemanticConfig:
     # With --residual lm, the inserted text is range-coded in segments of at least this
     # many tokens, stepped together: inserted text is fragmented anyway.
     residual_segment_tokens: int = 32
+
+    def recipe_number(self) -> int:
+        return self.recipe if self.recipe is not None else (1 if self.seeds == 1 else 2)
 
     def prompt_budget(self, section_tokens: int) -> int:
         """Most prompt tokens for a section of this many tokens."""

@@ -10,6 +10,12 @@ numbers. Token choice:
   t comes from a counter-based generator, hash(s, t): no torch or numpy RNG state is
   involved. The tempered weights exp((logit - max) / T) come from the engine's exp
   table, and the cumulative sum is sequential float64: no libm call decides a token.
+
+A row's seed may also change every `chunk` tokens (a schedule: one seed per chunk). The
+encoder finds a schedule by search: rows that share a prompt each sample with their own
+seed, and after each chunk `on_chunk` says which row every row continues from (its
+tokens and cache are copied). Since a row's numbers depend on its own tokens only, the
+decoder, stepping one row with the schedule found, generates the same tokens.
 """
 
 from __future__ import annotations
@@ -60,12 +66,18 @@ def generate(
     sampling: Sampling = Sampling(),
     stop_ids: frozenset[int] = frozenset(),
     on_step=None,
+    chunk: int = 0,
+    on_chunk=None,
 ) -> list[list[int]]:
     """Generate up to lengths[r] tokens for each row r with the exact engine `exact`; a
     row also stops after a token in stop_ids.
 
-    `allowed` masks the vocabulary (stop tokens must be allowed to be chosen at all).
-    Returns the generated ids per row, stop token excluded.
+    seeds[r]: row r's seed, or (with chunk > 0) its schedule, a list with the seed of
+    each chunk of `chunk` tokens. on_chunk(tokens_so_far) -> source rows, called after
+    every `chunk` steps and after the last: row r then continues as a copy of row
+    source[r] (same tokens and cache; its own seed). `allowed` masks the vocabulary
+    (stop tokens must be allowed to be chosen at all). Returns the generated ids per row,
+    stop token excluded.
     """
     rows = len(prompts)
     if rows == 0:
@@ -88,7 +100,8 @@ def generate(
         for r in range(rows):
             if not running[r]:
                 continue
-            tok = choose(table[r, :vocab], allowed, seeds[r], t, sampling, exact)
+            seed = seeds[r] if isinstance(seeds[r], int) else seeds[r][t // chunk]
+            tok = choose(table[r, :vocab], allowed, seed, t, sampling, exact)
             if tok in stop_ids:
                 running[r] = False
                 continue
@@ -97,6 +110,12 @@ def generate(
             running[r] = len(out[r]) < lengths[r]
         if on_step is not None:
             on_step(t + 1, steps)
+        if on_chunk is not None and ((t + 1) % chunk == 0 or t + 1 == steps or not any(running)):
+            src = on_chunk(out)
+            if src != list(range(rows)):
+                out, feed, running = [list(out[i]) for i in src], [feed[i] for i in src], [running[i] for i in src]
+                cache.take(src)
+                pos = pos[src]
         if not any(running):
             break
         cur = torch.tensor(feed, dtype=torch.long).view(rows, 1)

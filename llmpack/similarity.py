@@ -7,6 +7,7 @@ vector is the mean of its chunks' normalised embeddings. Identical texts score 1
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 
 import numpy as np
@@ -39,11 +40,14 @@ def chunks(text: str) -> list[str]:
     return [" ".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)] or [""]
 
 
+@functools.lru_cache(maxsize=64)  # a search compares many candidates with one original
 def embed(text: str) -> np.ndarray:
     vectors = _model().encode(chunks(text), normalize_embeddings=True, convert_to_numpy=True)
     mean = vectors.mean(axis=0)
     norm = float(np.linalg.norm(mean))
-    return mean / norm if norm > 0 else mean
+    out = mean / norm if norm > 0 else mean
+    out.setflags(write=False)  # cached: shared by every caller
+    return out
 
 
 def similarity(a: bytes | str, b: bytes | str) -> float:
@@ -53,6 +57,11 @@ def similarity(a: bytes | str, b: bytes | str) -> float:
     if a == b:
         return 1.0
     return float(np.dot(embed(a), embed(b)))
+
+
+def similarities(reference: bytes | str, texts: list) -> list[float]:
+    """similarity(reference, t) for each t (the reference is embedded once)."""
+    return [similarity(reference, t) for t in texts]
 
 
 def local_similarities(pairs: list[tuple[bytes, bytes]]) -> list[float]:

@@ -84,6 +84,28 @@ def test_generation_is_reproducible_and_rows_are_independent(tiny_model):
     assert gen.generate(exact, longer + prompts[:1], [20, 20], [3, 0], allowed, 0)[1] == a[0]
 
 
+def test_a_searched_schedule_regenerates_alone(tiny_model):
+    # Three rows share a prompt, sampling with seeds 0, 1, 2; after each 4-token chunk all
+    # continue from a row picked by a fixed rule. One row stepping with the seeds picked
+    # (one per chunk) must generate the same tokens: the decoder's side of the search.
+    tok = tiny_model.tokenizer
+    allowed = np.array([t is not None for t in tok.table[: tok.vocab_size]])
+    exact = tiny_model.exact()
+    prompt = tok.encode(b"Alice was beginning to get")
+    picked = []
+
+    def on_chunk(ids):
+        k = (len(ids[0]) * 7 + len(picked)) % 3  # varies by chunk
+        picked.append(k)
+        return [k] * 3
+
+    rows = gen.generate(exact, [prompt] * 3, [18] * 3, [0, 1, 2], allowed, 0, chunk=4, on_chunk=on_chunk)
+    assert len(picked) == 5 and len(set(picked)) > 1 and rows[0] == rows[1] == rows[2] and len(rows[0]) == 18
+    alone = gen.generate(exact, [prompt], [18], [picked], allowed, 0, chunk=4)
+    assert alone[0] == rows[0]
+    assert alone[0] != gen.generate(exact, [prompt], [18], [0], allowed, 0)[0]  # not just the greedy text
+
+
 # -- codec round trips -----------------------------------------------------------------
 @pytest.mark.parametrize("residual_coding", ["auto", "model", "diff", "lm"])
 def test_semantic_round_trip(tiny_model, residual_coding):
@@ -134,18 +156,43 @@ def test_each_residual_context_decodes(tiny_model, monkeypatch, context):
     assert llmpack.decompress(blob, model=tiny_model) == TEXT
 
 
+def test_chunk_seeds_raise_the_similarity(tiny_model, monkeypatch):
+    # A stand-in similarity that adds up: the count of "e". The search keeps, per chunk,
+    # the candidate with the most, and per section the greedy text where it has more:
+    # the whole text can only gain over one seed's.
+    import llmpack.similarity
+
+    monkeypatch.setattr(llmpack.similarity, "similarity",
+                        lambda a, b: float(bytes(b if isinstance(b, bytes) else b.encode()).count(b"e")))
+    options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=80)
+    one, three = (llmpack.compress(TEXT, seeds=n, **options) for n in (1, 3))
+    a, b = (llmpack.decompress(x, model=tiny_model) for x in (one, three))
+    info = llmpack.inspect(three)
+    assert info["recipe"] == 2 and info["candidates"] == 3 and llmpack.inspect(one)["recipe"] == 1
+    chunks = [-(-n // info["chunk_tokens"]) for n in info["section_tokens"]]
+    assert [len(s) for s in info["seeds"]] == chunks and max(chunks) > 1
+    assert all(0 <= d < 3 for s in info["seeds"] for d in s) and any(any(s) for s in info["seeds"])
+    assert b.count(b"e") > a.count(b"e")
+    assert llmpack.inspect(three, prompts=True, model=tiny_model)["prompts"] == \
+        llmpack.inspect(one, prompts=True, model=tiny_model)["prompts"]  # the greedy prompts, as with one seed
+    blob = llmpack.compress(TEXT, mode="semantic", model=tiny_model, seeds=3, prompt_tokens=6, max_section_tokens=80)
+    assert llmpack.decompress(blob, model=tiny_model) == TEXT
+
+
 def test_seeds_keep_each_sections_best_regeneration(tiny_model, monkeypatch):
-    # A stand-in similarity that adds up over sections: the count of "e". Keeping each
-    # section's best of 3 seeds can then only raise the whole text's score over seed 0's.
+    # Recipe 1: whole-section candidates. A stand-in similarity that adds up over
+    # sections: the count of "e". Keeping each section's best of 3 seeds can then only
+    # raise the whole text's score over seed 0's.
     import llmpack.similarity
 
     monkeypatch.setattr(llmpack.similarity, "similarity", lambda a, b: float(bytes(b).count(b"e")))
-    options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24)
+    options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24, recipe=1)
     one, three = (llmpack.compress(TEXT, seeds=n, **options) for n in (1, 3))
     a, b = (llmpack.decompress(x, model=tiny_model) for x in (one, three))
     assert max(llmpack.inspect(three)["seeds"]) < 3 and set(llmpack.inspect(one)["seeds"]) == {0}
     assert b.count(b"e") >= a.count(b"e")
-    blob = llmpack.compress(TEXT, mode="semantic", model=tiny_model, seeds=3, prompt_tokens=6, max_section_tokens=24)
+    blob = llmpack.compress(TEXT, mode="semantic", model=tiny_model, seeds=3, prompt_tokens=6, max_section_tokens=24,
+                            recipe=1)
     assert llmpack.decompress(blob, model=tiny_model) == TEXT
 
 
@@ -154,7 +201,7 @@ def test_each_candidate_brings_its_own_prompt(tiny_model, monkeypatch):
     # the greedy prompt. A stand-in similarity that favours the last candidate's text.
     import llmpack.similarity
 
-    options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24)
+    options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24, recipe=1)
     greedy = llmpack.inspect(llmpack.compress(TEXT, seeds=1, **options), prompts=True, model=tiny_model)["prompts"]
     monkeypatch.setattr(llmpack.similarity, "similarity", lambda a, b: float(len(set(bytes(b)))))
     blob = llmpack.compress(TEXT, seeds=3, **options)
@@ -250,7 +297,7 @@ def test_semantic_options_are_usage_errors_elsewhere(tmp_path):
 
 # -- layers: strip, prompts, format 4 ------------------------------------------------------
 def test_strip_leaves_the_summary_file_of_the_same_settings(tiny_model):
-    options = dict(model=tiny_model, prompt_tokens=6, max_section_tokens=24, seeds=2)
+    options = dict(model=tiny_model, prompt_tokens=6, max_section_tokens=40, seeds=2)  # chunk seeds
     semantic_blob = llmpack.compress(TEXT, mode="semantic", fallback=False, **options)
     summary_blob = llmpack.compress(TEXT, mode="summary", **options)
     stripped = llmpack.strip(semantic_blob)
@@ -295,7 +342,8 @@ def _v4_file(tiny_model, data: bytes, lossy: bool) -> tuple[bytes, bytes]:
     from llmpack.exact.numerics import DEFAULT as DEFAULT_NUMERICS
     from llmpack.container import Header, Writer, checksum
 
-    summary = llmpack.compress(data, mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24, seeds=2)
+    summary = llmpack.compress(data, mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24, seeds=2,
+                               recipe=1)
     info = llmpack.inspect(summary)
     approx = llmpack.decompress(summary, model=tiny_model)
     header, _ = container.unpack(summary)

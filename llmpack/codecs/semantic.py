@@ -5,13 +5,14 @@ A file has two layers:
 
 * the **base layer** (the params; all a summary file holds): the input cut into sections
   at paragraph ends; per section the reconstruction prompt the instruction model writes
-  (the recipe's `condense` template) and the seed that regenerates it: with N seeds, N
-  candidates are tried, the greedy prompt with seed 0 and prompts sampled with seeds
-  1..N-1 regenerated with the same seed, and the one whose regeneration is most like the
-  original (MiniLM similarity) is kept; the section's length in tokens and a CRC
-  of the regeneration; and the similarity of the whole regeneration to the original. The
-  prompts are range-coded under the model as one text, a prompt per line, after the
-  condense template's instruction: a 48-token prompt costs about 20 bytes (zstd: 140).
+  (the recipe's `condense` template), the seeds that regenerate it, its length in tokens
+  and a CRC of the regeneration; and the similarity of the whole regeneration to the
+  original. One seed: the greedy prompt regenerated greedily (recipe 1). N seeds (recipe
+  2): the search of `_search`, a seed per 32-token chunk, each the best of N by MiniLM
+  similarity to the original section (recipe 1 with N seeds: N whole-section candidates,
+  prompts sampled with seed k regenerated with seed k). The prompts are range-coded
+  under the model as one text, a prompt per line, after the condense template's
+  instruction: a 48-token prompt costs about 20 bytes (zstd: 140).
 * the **residual layer** (semantic's payload), whichever of these is smallest:
   - `model`: each section range-coded under the model, after its prompt (in the
     regeneration template, or as a plain-text heading: the model reads what the text is
@@ -128,34 +129,44 @@ class SemanticCodec(Codec):
         cfg = self.config
         lm = ctx.get_model()
         tok = lm.tokenizer
-        if cfg.recipe not in RECIPES:
-            raise LLMPackError(f"unknown recipe {cfg.recipe} (known: {', '.join(map(str, RECIPES))})")
-        recipe = RECIPES[cfg.recipe]
+        number = cfg.recipe_number()
+        if number not in RECIPES:
+            raise LLMPackError(f"unknown recipe {number} (known: {', '.join(map(str, RECIPES))})")
+        recipe = RECIPES[number]
         condense, regenerate = templates.load(*recipe.condense), templates.load(*recipe.regenerate)
         pieces = sec.split(data, lambda b: len(tok.encode(b)), cfg.max_section_tokens)
-        params = Params(recipe, 1.0, recipe_number=cfg.recipe)
-        # Progress in bytes of work: prompts, a regeneration per seed, then the residual
-        # (a pass per model context).
-        passes = 2 * cfg.seeds + (0 if self.lossy else len(MODEL_CONTEXTS))
-        total = len(data) * passes
+        params = Params(recipe, 1.0, recipe_number=number, candidates=cfg.seeds if recipe.chunk_tokens else 1)
+        # Progress in bytes of work: prompts and a regeneration per candidate (chunked
+        # recipes: once), then the residual (a pass per model context).
+        rounds = 1 if recipe.chunk_tokens else cfg.seeds
+        base = len(data) * 2 * rounds
+        total = base + len(data) * (0 if self.lossy else len(MODEL_CONTEXTS))
         with threads(cfg.threads):
             exact = lm.exact(params.numerics, cfg.device)
             counts = [len(tok.encode(p)) for p in pieces]
-            trials = []  # per candidate k: its prompts (greedy for k = 0, else sampled with seed k) and regeneration
-            for k in range(cfg.seeds):
-                prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 2 * k * len(data), total), seed=k)
-                candidate = Params(recipe, 1.0, [Section(n, 0, 0, q) for n, q in zip(counts, prompts)])
-                trials.append((prompts, self._regenerate(exact, lm, candidate, regenerate, [k] * len(pieces),
-                                                         _phase(ctx, (2 * k + 1) * len(data), total))))
-            params.sections = [Section(n, 0, 0, b"") for n in counts]
-            chosen = self._choose_seeds(params, data, pieces, trials, ctx)
+            if recipe.chunk_tokens:
+                from ..similarity import similarity
+
+                prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 0, total))
+                params.sections = [Section(n, 0, 0, q) for n, q in zip(counts, prompts)]
+                chosen = self._search(exact, lm, params, regenerate, pieces, _phase(ctx, len(data), total))
+                params.similarity = similarity(data, b"".join(chosen)) if data else 1.0
+            else:
+                trials = []  # per candidate k: its prompts (greedy for k = 0, else sampled with seed k) and regeneration
+                for k in range(cfg.seeds):
+                    prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 2 * k * len(data), total), seed=k)
+                    candidate = Params(recipe, 1.0, [Section(n, 0, 0, q) for n, q in zip(counts, prompts)])
+                    trials.append((prompts, self._regenerate(exact, lm, candidate, regenerate, [k] * len(pieces),
+                                                             _phase(ctx, (2 * k + 1) * len(data), total))))
+                params.sections = [Section(n, 0, 0, b"") for n in counts]
+                chosen = self._choose_seeds(params, data, pieces, trials, ctx)
             self._code_prompts(params, exact, lm, condense)
             payload = b"" if self.lossy else self._residual(
-                params, exact, lm, regenerate, pieces, chosen, ctx, _phase(ctx, len(data) * 2 * cfg.seeds, total))
+                params, exact, lm, regenerate, pieces, chosen, ctx, _phase(ctx, base, total))
         ctx.stats.update(
             sections=len(params.sections),
             prompt_bytes=len(params.prompt_coded),
-            seeds_used=[s.seed for s in params.sections],
+            seeds_used=[params.schedule(s) for s in params.sections],
             similarity=params.similarity,
         )
         return Encoded(params.pack(), payload, model=lm)
@@ -170,7 +181,7 @@ class SemanticCodec(Codec):
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, stops = _vocab(lm)
         allowed[list(stops)] = True
-        recipe = RECIPES[self.config.recipe]
+        recipe = RECIPES[self.config.recipe_number()]
         sampling = Sampling(recipe.temperature, recipe.top_k)
         sizes = [len(p) for p in pieces]
         out: list[bytes] = []
@@ -207,8 +218,9 @@ class SemanticCodec(Codec):
                                      prefixes=[_prompt_prefix(lm, condense)])[0]
         params.set_prompts(text)
 
-    def _regenerate(self, exact, lm, params: Params, template, seeds: list[int], ctx: Context) -> list[bytes]:
-        """Regenerate every section with its seed (batches change no row's numbers)."""
+    def _regenerate(self, exact, lm, params: Params, template, seeds: list, ctx: Context) -> list[bytes]:
+        """Regenerate every section with its seed or schedule (Params.schedule; batches
+        change no row's numbers)."""
         from ..generate import Sampling, generate
 
         tok, hf = lm.tokenizer, lm.hf_tokenizer
@@ -221,8 +233,59 @@ class SemanticCodec(Codec):
             done = sum(sizes[: batch.start])
             ids = generate(exact, [_regeneration_input(lm, template, s) for s in secs], [s.n_tokens for s in secs],
                            [seeds[i] for i in batch], allowed, _pad_id(hf, tok), sampling,
-                           on_step=lambda t, n, b=batch, d=done: ctx.report(d + sum(sizes[i] for i in b) * t // n, 0))
+                           on_step=lambda t, n, b=batch, d=done: ctx.report(d + sum(sizes[i] for i in b) * t // n, 0),
+                           chunk=params.recipe.chunk_tokens)
             out += [tok.decode(x) for x in ids]
+        return out
+
+    def _search(self, exact, lm, params: Params, template, pieces: list[bytes], ctx: Context) -> list[bytes]:
+        """A chunked recipe's regeneration: each section is regenerated by N rows, row k
+        sampling with seed k (0: greedy); after every chunk all N continue from the row
+        whose text so far is most similar to the original section (ties: the lower k),
+        and k is that chunk's seed. A greedy row runs beside them and is kept where the
+        whole section comes out more similar so. Sets each section's seeds and CRC;
+        returns the regenerations."""
+        from ..generate import Sampling, generate
+        from ..similarity import similarities
+
+        tok, hf = lm.tokenizer, lm.hf_tokenizer
+        allowed, _ = _vocab(lm)
+        n, chunk = params.candidates, params.recipe.chunk_tokens
+        width = n + 1  # rows per section: the N searching, then the greedy one
+        sampling = Sampling(params.recipe.temperature, params.recipe.top_k)
+        sizes = [s.n_tokens for s in params.sections]
+        out: list[bytes] = []
+        for batch in _batches(len(params.sections), max(1, self.config.max_rows // width)):
+            secs = [params.sections[i] for i in batch]
+            digits: list[list[int]] = [[] for _ in batch]
+
+            def on_chunk(ids, secs=secs, digits=digits, batch=batch) -> list[int]:
+                src = list(range(len(ids)))
+                for g, s in enumerate(secs):
+                    first = g * width
+                    made = len(ids[first])
+                    if len(digits[g]) * chunk >= made or (made % chunk and made < s.n_tokens):
+                        continue  # this chunk was chosen already, or is not complete
+                    scores = similarities(pieces[batch[g]], [tok.decode(ids[first + k]) for k in range(n)])
+                    best = max(range(n), key=lambda k: (scores[k], -k))
+                    digits[g].append(best)
+                    src[first : first + n] = [first + best] * n
+                return src
+
+            done = sum(sizes[: batch.start])
+            inputs = [_regeneration_input(lm, template, s) for s in secs for _ in range(width)]
+            ids = generate(exact, inputs, [s.n_tokens for s in secs for _ in range(width)],
+                           [k for _ in secs for k in [*range(n), 0]], allowed, _pad_id(hf, tok), sampling,
+                           on_step=lambda t, m, b=batch, d=done: ctx.report(d + sum(sizes[i] for i in b) * t // m, 0),
+                           chunk=chunk, on_chunk=on_chunk)
+            for g, s in enumerate(secs):
+                found, greedy = tok.decode(ids[g * width]), tok.decode(ids[g * width + n])
+                score, plain = similarities(pieces[batch[g]], [found, greedy])
+                if plain >= score:
+                    found, digits[g] = greedy, [0] * params.chunks(s)
+                params.set_schedule(s, digits[g])
+                s.crc = params.crc_of(found)
+                out.append(found)
         return out
 
     def _choose_seeds(self, params: Params, data: bytes, pieces: list[bytes], trials: list[tuple[list[bytes], list[bytes]]],
@@ -328,7 +391,7 @@ class SemanticCodec(Codec):
         template = templates.load(*params.recipe.regenerate)
         exact = lm.exact(params.numerics, self.config.device)
         total = sum(s.n_tokens for s in params.sections)
-        regens = self._regenerate(exact, lm, params, template, [s.seed for s in params.sections],
+        regens = self._regenerate(exact, lm, params, template, [params.schedule(s) for s in params.sections],
                                   Context(progress=lambda done, _: ctx.report(done, total)))
         for i, (s, text) in enumerate(zip(params.sections, regens)):
             if params.crc_of(text) != s.crc:
@@ -401,7 +464,7 @@ class SemanticCodec(Codec):
         info = {
             "sections": len(p.sections),
             "section_tokens": [s.n_tokens for s in p.sections],
-            "seeds": [s.seed for s in p.sections],
+            "seeds": [p.schedule(s) for s in p.sections],
             "prompts": [s.prompt.decode("utf-8", "replace") for s in p.sections] if known else None,
             "prompt_storage": f"{storage}, {len(p.prompt_coded)} bytes" + ("" if known else " (llmpack info --prompts decodes them)"),
             "similarity": round(p.similarity, 4),
@@ -411,6 +474,9 @@ class SemanticCodec(Codec):
         }
         if header.version >= 5:
             info["recipe"] = p.recipe_number
+            if p.recipe.chunk_tokens:
+                info["candidates"] = p.candidates
+                info["chunk_tokens"] = p.recipe.chunk_tokens
             info["profile"] = p.profile
         if not self.lossy:
             info["residual"] = _describe_residual(payload, header.version, len(p.sections))

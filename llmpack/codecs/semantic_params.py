@@ -2,7 +2,7 @@
 
 Format 5 (docs/FORMAT.md, modes 2 and 3):
 
-    recipe varint | similarity u8 | count varint |
+    recipe varint | [candidates varint: recipes with chunk seeds] | similarity u8 | count varint |
     per section: n_tokens varint, seed varint, u16 CRC |
     prompt block (when count > 0): u8 method, then
         0 model: varint tokens | range-coded bytes (the rest)
@@ -46,12 +46,24 @@ class Recipe:
     # What the residual may code a section after, besides the regeneration template: the
     # prompt as a plain-text heading (text that is not a chat reply codes better so).
     heading: bytes = b""
+    # 0: a section is regenerated with one seed, and with N seeds the encoder tries N
+    # (prompt, seed) candidates per section. > 0: the greedy prompt, and a seed per chunk
+    # of this many regenerated tokens, each chosen among N by the encoder's search
+    # (a section's seed field holds the chunk seeds as the digits of a base-N number).
+    chunk_tokens: int = 0
 
 
 RECIPES: dict[int, Recipe] = {
     1: Recipe(5, ("condense-v1", 0x496910BA), ("regenerate-v1", 0x714A8783), 0.7, 40, b"Summary: {prompt}\n\n"),
+    # Chosen on held-out text (bytes 3000-4500 of the three files of issue 16's seeds
+    # measurement), 4 candidates: 32-token chunks at temperature 0.7 raised the mean
+    # similarity from 0.391 (one seed) to 0.488, at 1.0 to 0.576, 24-token chunks at 0.7
+    # to 0.575 for a byte more; 2 bits a chunk cost about 7% more bytes.
+    2: Recipe(5, ("condense-v1", 0x496910BA), ("regenerate-v1", 0x714A8783), 1.0, 40, b"Summary: {prompt}\n\n",
+              chunk_tokens=32),
 }
-DEFAULT_RECIPE = 1
+DEFAULT_RECIPE = 1  # SemanticConfig.recipe_number(): 1 for one seed, 2 for more
+MAX_CANDIDATES = 128  # a file's candidates per chunk (the base of its seed digits), at most: --seeds's limit
 
 
 @dataclass
@@ -73,6 +85,7 @@ class Params:
     numerics: Numerics | None = None  # format 4 only (format 5: the profile's)
     crc_bits: int = CRC_BITS
     recipe_number: int = DEFAULT_RECIPE
+    candidates: int = 1  # chunked recipes: seeds tried per chunk (the base of the seed digits)
 
     def __post_init__(self) -> None:
         if self.numerics is None:
@@ -82,11 +95,31 @@ class Params:
     def profile(self) -> int:
         return self.recipe.profile
 
+    def chunks(self, s: Section) -> int:
+        return -(-s.n_tokens // self.recipe.chunk_tokens)
+
+    def schedule(self, s: Section) -> int | list[int]:
+        """What regenerates a section: its seed, or (chunked recipes) its seed per chunk."""
+        if not self.recipe.chunk_tokens:
+            return s.seed
+        digits, rest = [], s.seed
+        for _ in range(self.chunks(s)):
+            rest, d = divmod(rest, self.candidates)
+            digits.append(d)
+        if rest:
+            raise FormatError("corrupt semantic header: seed out of range")
+        return digits
+
+    def set_schedule(self, s: Section, digits: list[int]) -> None:
+        s.seed = sum(d * self.candidates**j for j, d in enumerate(digits))
+
     def crc_of(self, regenerated: bytes) -> int:
         return crc32(regenerated) & ((1 << self.crc_bits) - 1)
 
     def pack(self) -> bytes:
         w = Writer().varint(self.recipe_number)
+        if self.recipe.chunk_tokens:
+            w.varint(self.candidates)
         w.u8(similarity_byte(self.similarity)).varint(len(self.sections))
         for s in self.sections:
             w.varint(s.n_tokens).varint(s.seed).raw(struct.pack("<H", s.crc))
@@ -109,11 +142,16 @@ class Params:
         number = r.varint()
         if number not in RECIPES:
             raise FormatError(f"unknown semantic recipe {number} (file from a newer llmpack?)")
+        candidates = r.varint() if RECIPES[number].chunk_tokens else 1
+        if not 1 <= candidates <= MAX_CANDIDATES:
+            raise FormatError("corrupt semantic header: candidates")
         similarity, count = similarity_of(r.u8()), r.varint()
         if count > len(raw):
             raise FormatError("corrupt semantic header: section count")
         sections = [Section(r.varint(), r.varint(), struct.unpack("<H", r.raw(2))[0]) for _ in range(count)]
-        p = cls(RECIPES[number], similarity, sections, recipe_number=number)
+        p = cls(RECIPES[number], similarity, sections, recipe_number=number, candidates=candidates)
+        for s in sections:
+            p.schedule(s)  # in range
         if count:
             p.prompt_method = r.u8()
             if p.prompt_method == P_MODEL:

@@ -106,6 +106,12 @@ class KVCache:
         self.vs = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
         self.capacity = capacity
 
+    def take(self, rows: list[int]) -> None:
+        """Row r becomes a copy of row rows[r] (generation's search over seeds)."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.k[0].device)
+        for group in (self.k, self.v, self.ks, self.vs):
+            group[:] = [x.index_select(0, index) for x in group]
+
     @staticmethod
     def dtypes(compact: kernels.Attention | None) -> tuple[torch.dtype, torch.dtype]:
         return (compact.key_dtype, compact.value_dtype) if compact else (torch.float32, torch.float32)
