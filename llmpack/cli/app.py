@@ -206,7 +206,7 @@ def encode(
     mode: Optional[str] = typer.Option(None, "--mode", help=f"One of: {', '.join(MODES)}. arithmetic and semantic are lossless, summary and fidelity lossy. [default: arithmetic]", show_default=False),
     model: Optional[str] = ModelOpt,
     prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: semantic 1 per 32 text tokens, 8-48; summary 48]."),
-    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per section [default: 1]."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per 32-token chunk of each section [default: 1]."),
     residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: model, diff, lm or auto (the smallest) [default: auto]."),
     level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help="arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: 5]."),
     fidelity: Optional[float] = typer.Option(None, "--fidelity", min=-1.0, max=1.0, help="Lossy: replace the costliest sentences by the model's own text, or drop them, while the text keeps at least this similarity (MiniLM cosine) to the original; implies --mode fidelity [default: 0.95]."),
