@@ -453,3 +453,16 @@ def test_fidelity_on_the_command_line(tiny_model_dir, tmp_path):
     assert r.exit_code == 0 and "similarity" in r.stderr and (tmp_path / "t.summary.txt").exists()
     r = runner.invoke(app, ["encode", str(src), "--mode", "semantic", "--fidelity", "0.9", "-f"])
     assert r.exit_code == 2
+
+
+def test_chunk_seeds_pack_as_digits_and_out_of_range_is_a_format_error():
+    from llmpack.codecs.semantic_params import RECIPES, Params, Section
+
+    p = Params(RECIPES[2], 0.5, [Section(40, 0, 0, b"a prompt")], recipe_number=2, candidates=3)
+    p.set_schedule(p.sections[0], [2, 1])  # 40 tokens: two 32-token chunks
+    p.store_prompts_plain()
+    q = Params.unpack(p.pack(), 5, 1000)
+    assert q.candidates == 3 and q.schedule(q.sections[0]) == [2, 1] and q.sections[0].seed == 2 + 1 * 3
+    p.sections[0].seed = 3 * 3  # needs a third digit
+    with pytest.raises(llmpack.FormatError, match="seed out of range"):
+        Params.unpack(p.pack(), 5, 1000)

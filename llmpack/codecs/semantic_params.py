@@ -150,8 +150,6 @@ class Params:
             raise FormatError("corrupt semantic header: section count")
         sections = [Section(r.varint(), r.varint(), struct.unpack("<H", r.raw(2))[0]) for _ in range(count)]
         p = cls(RECIPES[number], similarity, sections, recipe_number=number, candidates=candidates)
-        for s in sections:
-            p.schedule(s)  # in range
         if count:
             p.prompt_method = r.u8()
             if p.prompt_method == P_MODEL:
@@ -174,6 +172,8 @@ class Params:
             raise FormatError("corrupt semantic header: trailing bytes")
         if sum(s.n_tokens for s in sections) > size_limit:  # a token is at least one byte
             raise FormatError("corrupt semantic header: sections longer than the original")
+        for s in sections:
+            p.schedule(s)  # the seeds are in range
         return p
 
     def set_prompts(self, text: bytes) -> None:
