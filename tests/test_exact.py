@@ -332,10 +332,10 @@ def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, timeout=300)
 
 
-@pytest.mark.parametrize("mode", ["arithmetic", "arithmetic-9", "semantic", "summary", "fidelity"])
+@pytest.mark.parametrize("mode", ["arithmetic", "arithmetic-9", "semantic", "summary", "summary-seeds", "fidelity"])
 def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
     """arithmetic-9: the best level, whose online models run in numpy: one side also
-    dispatches numpy without AVX2/AVX512."""
+    dispatches numpy without AVX2/AVX512. summary-seeds: the chunk seeds' schedules."""
     data = b"Alice was beginning to get very tired of sitting by her sister on the bank.\n" * 3
     src = tmp_path / "in.txt"
     src.write_bytes(data)
@@ -346,8 +346,8 @@ def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
         a = {**a, **SMALL_NUMPY}
     home = {"LLMPACK_HOME": str(tmp_path / "home")}
     extra = {"semantic": ["--prompt-tokens", "6"], "summary": ["--prompt-tokens", "6"], "arithmetic-9": ["-9"],
-             "fidelity": ["--fidelity", "0.9"]}.get(mode, [])
-    mode = mode.split("-")[0]
+             "summary-seeds": ["--prompt-tokens", "6", "--seeds", "3"], "fidelity": ["--fidelity", "0.9"]}.get(mode, [])
+    variant, mode = mode, mode.split("-")[0]
     for enc_env, dec_env, name in ((a, b, "ab"), (b, a, "ba")):
         packed = tmp_path / f"{name}.llmp"
         enc = _cli(["encode", "-q", "--no-fallback", "-m", str(tiny_model_dir), "--mode", mode, *extra, str(src), "-o", str(packed)], {**enc_env, **home})
@@ -366,7 +366,10 @@ def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
     if mode == "summary":  # the stored MiniLM similarity is a float measurement, not coder numerics
         import llmpack
 
-        keep = ("prompts", "seeds", "section_tokens", "numerics")
+        # (the chunk seeds are chosen by MiniLM floats too: each file decodes alike everywhere, above)
+        keep = ("prompts", "section_tokens", "numerics") + (("seeds",) if variant == "summary" else ())
         assert {k: llmpack.inspect(ab)[k] for k in keep} == {k: llmpack.inspect(ba)[k] for k in keep}
+        if variant == "summary-seeds":
+            assert llmpack.inspect(ab)["recipe"] == 2 and max(map(len, llmpack.inspect(ab)["seeds"])) > 1
     elif mode != "fidelity":  # both machines wrote the same file (fidelity's choice rests on MiniLM floats)
         assert hashlib.sha256(ab).digest() == hashlib.sha256(ba).digest()
