@@ -60,7 +60,7 @@ def similarity(a: bytes | str, b: bytes | str) -> float:
 
 
 def similarities(reference: bytes | str, texts: list) -> list[float]:
-    """similarity(reference, t) for each t (the reference is embedded once)."""
+    """similarity(reference, t) for each t (embed's cache embeds the reference once)."""
     return [similarity(reference, t) for t in texts]
 
 

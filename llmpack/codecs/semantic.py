@@ -145,12 +145,9 @@ class SemanticCodec(Codec):
             exact = lm.exact(params.numerics, cfg.device)
             counts = [len(tok.encode(p)) for p in pieces]
             if recipe.chunk_tokens:
-                from ..similarity import similarity
-
                 prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 0, total))
                 params.sections = [Section(n, 0, 0, q) for n, q in zip(counts, prompts)]
                 chosen = self._search(exact, lm, params, regenerate, pieces, _phase(ctx, len(data), total))
-                params.similarity = similarity(data, b"".join(chosen)) if data else 1.0
             else:
                 trials = []  # per candidate k: its prompts (greedy for k = 0, else sampled with seed k) and regeneration
                 for k in range(cfg.seeds):
@@ -159,7 +156,10 @@ class SemanticCodec(Codec):
                     trials.append((prompts, self._regenerate(exact, lm, candidate, regenerate, [k] * len(pieces),
                                                              _phase(ctx, (2 * k + 1) * len(data), total))))
                 params.sections = [Section(n, 0, 0, b"") for n in counts]
-                chosen = self._choose_seeds(params, data, pieces, trials, ctx)
+                chosen = self._choose_seeds(params, pieces, trials)
+            from ..similarity import similarity
+
+            params.similarity = similarity(data, b"".join(chosen)) if data else 1.0
             self._code_prompts(params, exact, lm, condense)
             payload = b"" if self.lossy else self._residual(
                 params, exact, lm, regenerate, pieces, chosen, ctx, _phase(ctx, base, total))
@@ -288,11 +288,10 @@ class SemanticCodec(Codec):
                 out.append(found)
         return out
 
-    def _choose_seeds(self, params: Params, data: bytes, pieces: list[bytes], trials: list[tuple[list[bytes], list[bytes]]],
-                      ctx: Context) -> list[bytes]:
-        """Each section keeps its candidate (prompt and seed k) whose regeneration is most
-        similar (ties: the lower k); the base layer records the prompts, seeds, CRCs and
-        the whole regeneration's similarity."""
+    def _choose_seeds(self, params: Params, pieces: list[bytes], trials: list[tuple[list[bytes], list[bytes]]]) -> list[bytes]:
+        """Recipe 1: each section keeps its candidate (prompt and seed k) whose
+        regeneration is most similar (ties: the lower k); the base layer records the
+        prompts, seeds and CRCs. Returns the regenerations kept."""
         from ..similarity import similarity
 
         chosen = []
@@ -302,7 +301,6 @@ class SemanticCodec(Codec):
             s.prompt = trials[s.seed][0][i]
             s.crc = params.crc_of(trials[s.seed][1][i])
             chosen.append(trials[s.seed][1][i])
-        params.similarity = similarity(data, b"".join(chosen)) if data else 1.0
         return chosen
 
     def _residual(self, params: Params, exact, lm, regenerate, pieces: list[bytes], regens: list[bytes],
