@@ -3,6 +3,8 @@
     python eval/levels.py ../shared/corpus/canterbury/alice29.txt --levels 1,3,5,7,9
     python eval/levels.py ../shared/corpus/enwik8_1MB/enwik8_1MB --levels 9 --no-decode
     python eval/levels.py FILE:5000 --levels 5 --dict DICT
+    python eval/levels.py FILE --levels 1,2 --no-decode --save out/levels   # decode later:
+    python eval/decode_time.py out/levels/FILE.L1.llmp FILE
 
 FILE:N measures the first N bytes. Every encode is decoded again and compared (unless
 --no-decode, for ratio-only runs of slow levels). The model is loaded once, before
@@ -31,6 +33,7 @@ def main() -> int:
     ap.add_argument("--no-decode", action="store_true", help="encode only (ratio and encode speed)")
     ap.add_argument("--dict", type=Path, help="a dictionary (-D) for every file")
     ap.add_argument("--json", type=Path, help="append rows as JSON lines here")
+    ap.add_argument("--save", type=Path, help="write each file here as NAME.L<level>.llmp (for eval/decode_time.py)")
     args = ap.parse_args()
     dictionary = args.dict.read_bytes() if args.dict else None
     lm = llmpack.Compressor().ctx.get_model()
@@ -42,6 +45,9 @@ def main() -> int:
             t = time.perf_counter()
             blob = comp.compress(data)
             enc = time.perf_counter() - t
+            if args.save:
+                args.save.mkdir(parents=True, exist_ok=True)
+                (args.save / f"{Path(spec).name.replace(':', '_')}.L{level}.llmp").write_bytes(blob)
             dec = None
             if not args.no_decode:
                 t = time.perf_counter()
