@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import llmpack
-from llmpack.measure import BASELINES, measure_baseline, measure_llmpack
+from llmpack.report.measure import BASELINES, measure_baseline, measure_llmpack
 
 DEFAULT_BASELINES = ["zstd -19", "xz -9e"]
 

@@ -46,9 +46,9 @@ def seconds_per_step(weights: list[torch.Tensor], rows: int, dtype: torch.dtype,
 
 def exact_seconds_per_step(weights: list[torch.Tensor], rows: int, backend_name: str, repeats: int) -> float:
     """The same products as the exact engine computes them (quantize, integer product, scales)."""
-    from llmpack.exact import DEFAULT
-    from llmpack.exact.backends import Int8, Portable
-    from llmpack.exact.model import Linear
+    from llmpack.model.exact import DEFAULT
+    from llmpack.model.exact.backends import Int8, Portable
+    from llmpack.model.exact.model import Linear
 
     backend = {"portable": Portable, "int8": Int8}[backend_name]()
     layers = [Linear(w, None, DEFAULT, backend) for w in weights]
@@ -65,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from llmpack.models import load
+    from llmpack.model.loading import load
 
     weights = linear_weights(load(None).model)
     macs = sum(w.numel() for w in weights)  # multiply-adds per token

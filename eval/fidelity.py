@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import llmpack
-from llmpack.similarity import similarity
+from llmpack.semantic.similarity import similarity
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench import read_spec  # noqa: E402

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import llmpack
-from llmpack.measure import measure_llmpack
+from llmpack.report.measure import measure_llmpack
 
 
 def main() -> int:

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 
 import llmpack
-from llmpack import sections as sec
-from llmpack import templates
+from llmpack.semantic import sections as sec
+from llmpack.semantic import templates
 from llmpack.codecs.arithmetic import threads
 from llmpack.codecs.base import Context
 from llmpack.codecs.semantic import SummaryCodec
 from llmpack.codecs.semantic_params import RECIPES, Params, Section
-from llmpack.similarity import similarity
+from llmpack.semantic.similarity import similarity
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench import read_spec  # noqa: E402

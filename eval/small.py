@@ -15,7 +15,7 @@ from pathlib import Path
 import zstandard
 
 import llmpack
-from llmpack import container
+from llmpack.coding import container
 
 
 def main() -> int:

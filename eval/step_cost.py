@@ -6,7 +6,7 @@
 For each context length L: a Lockstep of ROWS rows is prefilled with L random tokens,
 then 10 steps are timed (after 3 warm-up steps). --profile prints torch's operator
 table for the timed steps. --workers N splits the rows between N forked processes with
-one torch thread each, as the decoder does (llmpack.workers), and reports the slowest
+one torch thread each, as the decoder does (llmpack.coding.workers), and reports the slowest
 one's step time. Run alone: timings on 2 shared cores are noisy.
 """
 
@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 import llmpack
-from llmpack import engine, workers
-from llmpack.profiles import Window
+from llmpack.model import engine
+from llmpack.coding import workers
+from llmpack.coding.profiles import Window
 
 STEPS, WARM = 10, 3
 

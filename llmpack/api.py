@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from . import container
+from .coding import container
 from .codecs import BY_MODE, CODECS, DEFAULT_MODE, FALLBACKS, Context, StoredCodec
 from .codecs.semantic import SemanticCodec, SummaryCodec, strip as semantic_strip
 from .errors import FormatError, IntegrityError, LLMPackError
-from .models import LoadedModel
+from .model.loading import LoadedModel
 
 Progress = Callable[[int, int], None]
 
@@ -46,7 +46,7 @@ class Compressor:
                 raise LLMPackError(f"mode '{mode}' has no option {', '.join(unknown)}")
             config = dataclasses.replace(config or cls.config_class(), **options)
             if "device" in options:
-                from .exact.backends import resolve_device
+                from .model.exact.backends import resolve_device
 
                 resolve_device(options["device"])
         self.codec = cls(config) if config is not None else cls()
@@ -98,7 +98,7 @@ class Decompressor:
         """device: where the model runs ("auto", "cpu", "cuda"); the decoded bytes are the same.
         dictionary: the priming text a file was compressed with (arithmetic mode's -D).
         pool: a llmpack.cluster.Pool to spread the model work over."""
-        from .exact.backends import resolve_device
+        from .model.exact.backends import resolve_device
 
         resolve_device(device)  # an unusable device is an error even for files that need no model
         self.ctx = _context(model, progress, pool)

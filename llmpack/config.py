@@ -13,7 +13,7 @@ from pathlib import Path
 # --- container ---------------------------------------------------------------
 MAGIC = b"LLMP"  # first four bytes of every container
 FORMAT_VERSION = 5  # bumped on any incompatible change to docs/FORMAT.md
-# Format 2 brought exact numerics (llmpack.exact). Format 1 files still open where they
+# Format 2 brought exact numerics (llmpack.model.exact). Format 1 files still open where they
 # need no model (zstd mode); model-coded ones are refused with a one-line reason.
 # Format 3 added the payload's length and block checksums to the header, and names
 # models by registry id and fingerprint only (format 2 could hold a local path).

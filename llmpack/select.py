@@ -144,7 +144,7 @@ class LMScorer(Scorer):
 
     def __init__(self, texts: list[bytes], jobs: int = 1, model=None, pool=None) -> None:
         super().__init__(texts, 1)  # the model already uses every core
-        from .models import LoadedModel, load
+        from .model.loading import LoadedModel, load
 
         self.pool = pool
         if pool is None:
@@ -157,7 +157,7 @@ class LMScorer(Scorer):
         """Bits of each text after the context, here or on the cluster."""
         if self.pool is not None:
             return self.pool.cross_entropy(self.model_name, context, texts, self.CONTEXT_TOKENS)
-        from .scoring import cross_entropy_bits
+        from .model.scoring import cross_entropy_bits
 
         return [cross_entropy_bits(self.lm, t, context, self.CONTEXT_TOKENS) for t in texts]
 

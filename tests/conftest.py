@@ -24,7 +24,7 @@ def build_tiny_model(seed: int = 0, vocab_target: int = 400, full_alphabet: bool
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from llmpack.models import LoadedModel
+    from llmpack.model.loading import LoadedModel
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

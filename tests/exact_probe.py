@@ -38,7 +38,7 @@ def logits_hash(exact, ids=IDS) -> str:
 
 if __name__ == "__main__":
     sys.path.insert(0, ".")
-    from llmpack.exact import ExactLM
+    from llmpack.model.exact import ExactLM
 
     backend = sys.argv[1] if len(sys.argv) > 1 else "auto"
     device = sys.argv[2] if len(sys.argv) > 2 else "cpu"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from exact_probe import IDS, golden_model  # noqa: E402
-from llmpack.exact import backends, model, ops  # noqa: E402
+from llmpack.model.exact import backends, model, ops  # noqa: E402
 
 LINES: list[str] = []
 

@@ -1,7 +1,7 @@
 import pytest
 
 import llmpack
-from llmpack import models
+from llmpack.model import loading as models
 from llmpack.errors import FormatError, LLMPackError, ModelError
 
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import llmpack
 from llmpack.codecs.arithmetic import Params
 from llmpack.config import ArithmeticConfig
-from llmpack.exact import DEFAULT
+from llmpack.model.exact import DEFAULT
 from llmpack.errors import FormatError, IntegrityError, ModelError
 
 from conftest import build_tiny_model
@@ -68,7 +68,7 @@ def test_segments_are_recorded_and_decoded_in_any_batches(tiny_model, monkeypatc
 def test_worker_processes_decode_the_same_bytes(tiny_model, monkeypatch, threads):
     """The decoder splits segments between forked processes, one per torch thread (on
     Linux): the same bytes, and progress counts every decoded byte once."""
-    from llmpack import workers
+    from llmpack.coding import workers
 
     data = b"".join(b"Line %d: the cat sat on the mat.\n" % i for i in range(40))
     config = ArithmeticConfig(max_rows=4, min_segment_tokens=16, max_segment_tokens=48, fallback=False)
@@ -90,7 +90,7 @@ def test_worker_processes_decode_the_same_bytes(tiny_model, monkeypatch, threads
 
 
 def test_a_worker_error_is_raised_once_every_worker_stopped(tiny_model, monkeypatch):
-    from llmpack import rangecoder, workers
+    from llmpack.coding import rangecoder, workers
 
     if not workers.can_fork("cpu"):
         pytest.skip("decoding forks workers on Linux only")
@@ -112,7 +112,7 @@ def test_a_worker_error_is_raised_once_every_worker_stopped(tiny_model, monkeypa
 
 
 def test_workers_run_keeps_order_and_reports_progress():
-    from llmpack import workers
+    from llmpack.coding import workers
 
     def task(i):
         def run(report):
@@ -132,7 +132,7 @@ def test_workers_die_with_their_parent(tmp_path):
     import sys
     import time
 
-    from llmpack import workers
+    from llmpack.coding import workers
 
     if not workers.can_fork("cpu"):
         pytest.skip("decoding forks workers on Linux only")
@@ -225,7 +225,7 @@ def test_header_records_numerics_not_threads(tiny_model):
 
 def test_format_1_files_are_refused_in_one_line(tiny_model):
     """Files of llmpack 0.1 carry machine-bound float numerics: refused, never decoded to wrong bytes."""
-    from llmpack import container
+    from llmpack.coding import container
 
     blob = llmpack.Compressor(model=tiny_model, config=SMALL).compress(b"old file " * 10)
     header, payload = container.unpack(blob)
@@ -255,7 +255,7 @@ def test_truncated_payload_is_an_error(tiny_model):
 
 def test_hostile_segment_sizes_are_refused_before_allocating(tiny_model):
     """A header whose CRC is valid but whose segment sizes exceed the original size."""
-    from llmpack import container
+    from llmpack.coding import container
 
     cfg = ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)
     blob = llmpack.Compressor(model=tiny_model, config=cfg).compress(b"The quick brown fox. " * 20)
@@ -289,8 +289,8 @@ def test_every_level_round_trips(tiny_model, level):
 @pytest.fixture
 def small_window(monkeypatch):
     """A test profile whose window slides every few tokens, with both online models."""
-    from llmpack import profiles
-    from llmpack.online import OnlineSpec
+    from llmpack.coding import profiles
+    from llmpack.coding.online import OnlineSpec
 
     profile = profiles.Profile(DEFAULT, 24, profiles.Window(24, 7), OnlineSpec(bias_rate=0.2, match_order=3))
     monkeypatch.setitem(profiles.PROFILES, 99, profile)
@@ -341,7 +341,7 @@ def test_whole_file_fallback(tiny_model):
     bytes: the file is then a zstd or stored one, decodable without any model."""
     import random
 
-    from llmpack import container
+    from llmpack.coding import container
 
     assert len(llmpack.compress(b"", model=tiny_model)) == 13
     text = LONG * 4

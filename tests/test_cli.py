@@ -190,10 +190,10 @@ def test_closed_stdout_pipe_stops_quietly(tmp_path):
 
 
 def test_doctor_names_the_backend_and_numerics(run, tiny_model_dir, monkeypatch):
-    from llmpack.exact import DEFAULT, backends
+    from llmpack.model.exact import DEFAULT, backends
 
     monkeypatch.setattr(backends, "_has_int8_units", lambda: False)  # as on an AVX2-only CPU
-    monkeypatch.setattr("llmpack.models._LOADED", {})  # no engine built earlier in this process
+    monkeypatch.setattr("llmpack.model.loading._LOADED", {})  # no engine built earlier in this process
     result = run("doctor", "-m", tiny_model_dir)
     assert result.exit_code == 0, result.output
     assert f"numerics: {DEFAULT.tag()}" in result.output

@@ -95,7 +95,7 @@ def test_files_decoded_together_share_tasks_and_fail_alone(pool, tiny_model_dir)
     segment fails in a worker fails alone, the others still decode."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from llmpack import container, profiles
+    from llmpack.coding import container, profiles
     from llmpack.codecs.arithmetic import Params
     from llmpack.codecs.base import Context
     from llmpack.config import ArithmeticConfig

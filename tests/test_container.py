@@ -4,10 +4,10 @@ import zlib
 import pytest
 from hypothesis import given, strategies as st
 
-from llmpack import container
+from llmpack.coding import container
 from llmpack.config import FORMAT_VERSION, MAGIC
 from llmpack.errors import FormatError
-from llmpack.models import REGISTRY
+from llmpack.model.loading import REGISTRY
 
 
 def _header(**kw):

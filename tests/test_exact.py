@@ -15,11 +15,11 @@ import torch
 
 from exact_probe import IDS, golden_model, logits_hash
 from llmpack.errors import ModelError
-from llmpack.exact import DEFAULT, ExactLM, Numerics, backends, ops, tables
-from llmpack.exact.numerics import V1
+from llmpack.model.exact import DEFAULT, ExactLM, Numerics, backends, ops, tables
+from llmpack.model.exact.numerics import V1
 
 # sha256 of the golden model's exact logits (tests/exact_probe.py). It changes only when
-# the numerics do: then bump llmpack.exact.numerics.VERSION (old files must be refused,
+# the numerics do: then bump llmpack.model.exact.numerics.VERSION (old files must be refused,
 # not decoded to wrong bytes) and update this value deliberately. Numerics version 2; an
 # H100 (CUDA, torch 2.11) computed the same hash on 2026-11-27.
 GOLDEN = "8b47a494cdfb6b9c"
@@ -126,7 +126,7 @@ def test_a_row_is_the_same_alone_and_in_any_batch(golden):
 def test_encoder_passes_equal_decoder_steps(golden, monkeypatch, pass_tokens, head_rows):
     """engine.sequence_weights (windows of PASS_TOKENS over the cache, the head HEAD_ROWS
     positions at a time, rows batched) gives the weights Lockstep gives one step at a time."""
-    from llmpack import engine
+    from llmpack.model import engine
 
     monkeypatch.setattr(engine, "PASS_TOKENS", pass_tokens)
     monkeypatch.setattr(engine, "HEAD_ROWS", head_rows)
@@ -148,7 +148,7 @@ def test_sliding_windows_agree(golden, monkeypatch, size, slide):
     """A segment longer than its window: the encoder's full passes per window give the
     decoder's steps, which re-encode the kept inputs at each slide; with a prefix fed first
     (a dictionary) the same. And a slide really drops context: the weights change."""
-    from llmpack import engine
+    from llmpack.model import engine
 
     monkeypatch.setattr(engine, "PASS_TOKENS", 24)
     window = engine.Window(size, slide)
@@ -175,8 +175,8 @@ def test_sliding_windows_agree(golden, monkeypatch, size, slide):
 def test_compact_cache_kernels_give_the_float_bits(golden, monkeypatch):
     """Decoding steps read int16 keys and int8 values through kernels.py where it builds:
     the same weights as float32 caches (and the kernels really run where a compiler is)."""
-    from llmpack import engine
-    from llmpack.exact import kernels
+    from llmpack.model import engine
+    from llmpack.model.exact import kernels
 
     seq, symbols = IDS[:60], 300
 
@@ -194,7 +194,7 @@ def test_compact_cache_kernels_give_the_float_bits(golden, monkeypatch):
 
 
 def test_kernels_fall_back_without_a_compiler(monkeypatch, tmp_path, capsys):
-    from llmpack.exact import kernels
+    from llmpack.model.exact import kernels
 
     monkeypatch.setenv("LLMPACK_HOME", str(tmp_path))
     monkeypatch.setenv("LLMPACK_DEBUG", "1")
@@ -211,7 +211,7 @@ def test_kernels_fall_back_without_a_compiler(monkeypatch, tmp_path, capsys):
 
 
 def test_kernel_self_test_catches_wrong_products():
-    from llmpack.exact import kernels
+    from llmpack.model.exact import kernels
 
     real = kernels.attention()
     if real is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import llmpack
-from llmpack import profiles
+from llmpack.coding import profiles
 from llmpack.codecs import fidelity_search as fs
-from llmpack.similarity import local_similarities, similarity
+from llmpack.semantic.similarity import local_similarities, similarity
 
 STORY = (
     b"Alice was beginning to get very tired of sitting by her sister on the bank. "

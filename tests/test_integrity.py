@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import llmpack
-from llmpack import container, models
+from llmpack.coding import container
+from llmpack.model import loading as models
 from llmpack.cli import app
 from llmpack.config import FORMAT_VERSION, ArithmeticConfig, PAYLOAD_BLOCK
 from llmpack.errors import FormatError, ModelError
@@ -98,7 +99,7 @@ def test_model_paths_are_never_stored(tiny_model_dir, tmp_path):
 def _old_file(version: int, model: str, fingerprint: bytes) -> bytes:
     """A format 2 or 3 arithmetic file naming `model` (formats that stored model text)."""
     from llmpack.codecs.arithmetic import MODEL, ParamsV3, Segment
-    from llmpack.exact import DEFAULT
+    from llmpack.model.exact import DEFAULT
 
     params = ParamsV3(0, DEFAULT, 1, 0, 24, [Segment(MODEL, 0, 5, b"\0" * 4, 0)]).pack()
     header = container.Header(1, 0, len(TEXT), container.checksum(TEXT, 8), model, fingerprint, params, version)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llmpack.online import FIXED_POINT, Online, OnlineSpec
+from llmpack.coding.online import FIXED_POINT, Online, OnlineSpec
 
 VOCAB = 50
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def test_same_weights_with_numpy_on_a_smaller_cpu():
     """Elementwise IEEE operations and integer sums: numpy's SIMD level changes nothing."""
     spec = OnlineSpec(bias_rate=0.1, match_order=4)
     code = ("import sys; sys.path.insert(0, 'tests'); from test_online import _digest; "
-            "from llmpack.online import OnlineSpec; print(_digest(OnlineSpec(bias_rate=0.1, match_order=4)))")
+            "from llmpack.coding.online import OnlineSpec; print(_digest(OnlineSpec(bias_rate=0.1, match_order=4)))")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **SMALL_NUMPY}, cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

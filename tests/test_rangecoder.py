@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from llmpack import rangecoder
+from llmpack.coding import rangecoder
 from llmpack.errors import FormatError
 
 

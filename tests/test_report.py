@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import llmpack
 from llmpack.cli import app
 from llmpack.config import ReportConfig
-from llmpack.measure import BASELINES
+from llmpack.report.measure import BASELINES
 from llmpack.report import OUTPUTS, build, surprisal
 from llmpack.report.tables import JSON_KEYS
 

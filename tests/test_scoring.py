@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from llmpack.engine import Lockstep
-from llmpack.scoring import cross_entropy_bits
+from llmpack.model.engine import Lockstep
+from llmpack.model.scoring import cross_entropy_bits
 
 TEXT = b"The quick brown fox jumps over the lazy dog.\nAnd then it sleeps."
 

@@ -1,6 +1,6 @@
 from hypothesis import given, strategies as st
 
-from llmpack import segments
+from llmpack.coding import segments
 
 
 @given(st.binary(max_size=3000), st.integers(min_value=1, max_value=40))

@@ -10,8 +10,9 @@ from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
 import llmpack
-from llmpack import generate as gen
-from llmpack import container, residual, sections, templates
+from llmpack.semantic import generate as gen
+from llmpack.coding import container
+from llmpack.semantic import residual, sections, templates
 from llmpack.cli import app
 from llmpack.codecs import semantic
 
@@ -160,9 +161,9 @@ def test_chunk_seeds_raise_the_similarity(tiny_model, monkeypatch):
     # A stand-in similarity that adds up: the count of "e". The search keeps, per chunk,
     # the candidate with the most, and per section the greedy text where it has more:
     # the whole text can only gain over one seed's.
-    import llmpack.similarity
+    import llmpack.semantic.similarity
 
-    monkeypatch.setattr(llmpack.similarity, "similarity",
+    monkeypatch.setattr(llmpack.semantic.similarity, "similarity",
                         lambda a, b: float(bytes(b if isinstance(b, bytes) else b.encode()).count(b"e")))
     options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=80)
     one, three = (llmpack.compress(TEXT, seeds=n, **options) for n in (1, 3))
@@ -183,9 +184,9 @@ def test_seeds_keep_each_sections_best_regeneration(tiny_model, monkeypatch):
     # Recipe 1: whole-section candidates. A stand-in similarity that adds up over
     # sections: the count of "e". Keeping each section's best of 3 seeds can then only
     # raise the whole text's score over seed 0's.
-    import llmpack.similarity
+    import llmpack.semantic.similarity
 
-    monkeypatch.setattr(llmpack.similarity, "similarity", lambda a, b: float(bytes(b).count(b"e")))
+    monkeypatch.setattr(llmpack.semantic.similarity, "similarity", lambda a, b: float(bytes(b).count(b"e")))
     options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24, recipe=1)
     one, three = (llmpack.compress(TEXT, seeds=n, **options) for n in (1, 3))
     a, b = (llmpack.decompress(x, model=tiny_model) for x in (one, three))
@@ -199,11 +200,11 @@ def test_seeds_keep_each_sections_best_regeneration(tiny_model, monkeypatch):
 def test_each_candidate_brings_its_own_prompt(tiny_model, monkeypatch):
     # Candidate k > 0 is a prompt sampled with seed k, regenerated with seed k; k = 0 is
     # the greedy prompt. A stand-in similarity that favours the last candidate's text.
-    import llmpack.similarity
+    import llmpack.semantic.similarity
 
     options = dict(mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24, recipe=1)
     greedy = llmpack.inspect(llmpack.compress(TEXT, seeds=1, **options), prompts=True, model=tiny_model)["prompts"]
-    monkeypatch.setattr(llmpack.similarity, "similarity", lambda a, b: float(len(set(bytes(b)))))
+    monkeypatch.setattr(llmpack.semantic.similarity, "similarity", lambda a, b: float(len(set(bytes(b)))))
     blob = llmpack.compress(TEXT, seeds=3, **options)
     info = llmpack.inspect(blob, prompts=True, model=tiny_model)
     assert set(info["seeds"]) - {0}, "some section kept a sampled candidate"
@@ -251,7 +252,7 @@ def test_corrupt_semantic_payload_is_a_clean_error(tiny_model):
 
 # -- summary ----------------------------------------------------------------------------
 def test_summary_keeps_prompts_only_and_its_similarity_is_reproducible(tiny_model):
-    from llmpack.similarity import similarity
+    from llmpack.semantic.similarity import similarity
 
     c = llmpack.Compressor(mode="summary", model=tiny_model, prompt_tokens=6)
     blob = c.compress(TEXT)
@@ -339,8 +340,8 @@ def _v4_file(tiny_model, data: bytes, lossy: bool) -> tuple[bytes, bytes]:
 
     from llmpack.codecs import Context
     from llmpack.codecs.semantic_params import Params, pack_small_v4
-    from llmpack.exact.numerics import DEFAULT as DEFAULT_NUMERICS
-    from llmpack.container import Header, Writer, checksum
+    from llmpack.model.exact.numerics import DEFAULT as DEFAULT_NUMERICS
+    from llmpack.coding.container import Header, Writer, checksum
 
     summary = llmpack.compress(data, mode="summary", model=tiny_model, prompt_tokens=6, max_section_tokens=24, seeds=2,
                                recipe=1)
@@ -412,7 +413,7 @@ def test_strip_on_the_command_line(tiny_model_dir, tmp_path):
 # -- fidelity ----------------------------------------------------------------------------
 @pytest.mark.parametrize("fidelity", [1.0, 0.9, 0.6])
 def test_fidelity_keeps_the_similarity_it_promises(tiny_model, fidelity):
-    from llmpack.similarity import similarity
+    from llmpack.semantic.similarity import similarity
 
     c = llmpack.Compressor(mode="fidelity", model=tiny_model, fidelity=fidelity)
     blob = c.compress(TEXT)
@@ -429,7 +430,7 @@ def test_fidelity_keeps_the_smallest_of_its_approximations(tiny_model):
     from llmpack.codecs import Context
     from llmpack.codecs.fidelity import FidelityCodec
     from llmpack.config import FidelityConfig
-    from llmpack.similarity import similarity
+    from llmpack.semantic.similarity import similarity
 
     codec = FidelityCodec(FidelityConfig(fidelity=0.6))
     candidates = codec.approximations(TEXT, tiny_model, Context())

@@ -313,7 +313,7 @@ def decode(
     decompressor = None
 
     def read(src: str):
-        from .. import container
+        from ..coding import container
 
         st = paths.source_stat(src, force)
         paths.plan(src, output, stdout, decoding=True, force=force)  # skips an unknown suffix before reading
@@ -549,7 +549,7 @@ def report_cmd(
 def list_models() -> None:
     """List the registered models and whether each is installed."""
     from ..errors import ModelError
-    from ..models import DEFAULT_MODEL, REGISTRY, resolve
+    from ..model.loading import DEFAULT_MODEL, REGISTRY, resolve
 
     for spec in REGISTRY.values():
         try:
@@ -570,8 +570,8 @@ def doctor(model: Optional[str] = ModelOpt) -> None:
 
         import torch
 
-        from ..exact import DEFAULT
-        from ..models import load
+        from ..model.exact import DEFAULT
+        from ..model.loading import load
 
         lm = load(model)
         exact = lm.exact()
@@ -582,7 +582,7 @@ def doctor(model: Optional[str] = ModelOpt) -> None:
         typer.echo(f"backend: {exact.backend.name}")
         for note in exact.backend_notes:
             typer.echo(f"  {note}")
-        from ..exact import kernels
+        from ..model.exact import kernels
 
         typer.echo(f"attention kernels: {kernels.note}")
 

@@ -25,7 +25,7 @@ def encode(pool: Pool, data: bytes, mode: str, model: str | None, options: dict)
 
 def decode(pool: Pool, blob: bytes, model: str | None, device: str, dictionary: bytes | None) -> bytes:
     """What Decompressor(model, device, dictionary).decompress(blob) returns."""
-    from .. import container
+    from ..coding import container
     from ..api import Decompressor
     from ..codecs import CODECS
 

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, Callable
 
-from .. import workers
+from ..coding import workers
 from ..errors import LLMPackError
 from . import tasks
 from .tasks import ModelRef

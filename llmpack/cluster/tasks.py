@@ -36,7 +36,7 @@ def model(ref: ModelRef):
     """The LoadedModel for ref, loaded on this worker's first task that needs it."""
     lm = _MODELS.get(ref)
     if lm is None:
-        from ..models import for_file, load
+        from ..model.loading import for_file, load
 
         lm = load(ref.name) if ref.name or not ref.fingerprint else for_file(ref.registry_id, ref.fingerprint)
         if ref.fingerprint and lm.fingerprint != ref.fingerprint:
@@ -91,7 +91,7 @@ def decompress(ref: ModelRef | None, device: str, dictionary: bytes | None, blob
 
 def cross_entropy(ref: ModelRef, context: bytes, texts: list[bytes], context_tokens: int, threads: int) -> list[float]:
     """select's LM scorer: bits of each text after the context."""
-    from ..scoring import cross_entropy_bits
+    from ..model.scoring import cross_entropy_bits
 
     _threads(threads)
     lm = model(ref)

@@ -19,12 +19,12 @@ import hashlib
 
 from ..config import ArithmeticConfig
 from ..config import EXACT_FORMAT
-from ..container import Header, Reader, Writer, checksum, crc32
+from ..coding.container import Header, Reader, Writer, checksum, crc32
 from ..errors import FormatError, IntegrityError, LLMPackError
-from ..exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
-from .. import profiles, rangecoder, segments as seg, workers
-from ..online import OFF, Online
-from ..profiles import UNLIMITED, Profile
+from ..model.exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
+from ..coding import profiles, rangecoder, segments as seg, workers
+from ..coding.online import OFF, Online
+from ..coding.profiles import UNLIMITED, Profile
 from .base import Codec, Context, Encoded
 from .zstd import zstd_compress, zstd_decompress
 
@@ -37,7 +37,7 @@ DICT_ID_BYTES = 4  # truncated SHA-256 of the dictionary: tells a wrong one apar
 DICT_TOKENS = 1024  # the dictionary's last tokens that prime each segment (at most half a window)
 # The decoder steps at most this many segments together, and keeps their KV caches
 # within KV_BUDGET bytes (a 2048-token window costs 37 MB per row for SmolLM2-135M
-# with the compact cache of llmpack.exact.kernels, 95 MB in float32).
+# with the compact cache of llmpack.model.exact.kernels, 95 MB in float32).
 DECODE_ROWS = 64
 KV_BUDGET = 3 << 30
 
@@ -312,7 +312,7 @@ class ArithmeticCodec(Codec):
         each with its own copy of the online models `primed` (trim: with trimmed seals).
         Returns the model-coded segments, each piece's tokens and their costs in bits.
         ctx.report() counts bytes."""
-        from .. import engine  # torch: imported only when a model runs
+        from ..model import engine  # torch: imported only when a model runs
 
         tokens = [tok.encode(p) for p in pieces]
         total, done = sum(len(p) for p in pieces), 0
@@ -433,7 +433,7 @@ class ArithmeticCodec(Codec):
         """Step a batch of model-coded segments together, each after its prefix; report(n)
         after each step with the bytes it decoded. Prefixes of unequal length: the common
         length is prefilled, then each row steps through the rest of its own."""
-        from .. import engine
+        from ..model import engine
 
         rows = len(segs)
         steps = max(len(p) + s.n_tokens for p, s in zip(prefixes, segs))
@@ -547,7 +547,7 @@ def _prime(exact, tok, profile: Profile, dictionary: bytes | None) -> tuple[list
         dict_tokens = every[-limit:]
         prefix += [tok.model_input(t) for t in dict_tokens]
         if online is not None:
-            from .. import engine
+            from ..model import engine
 
             online.observe(every[: len(every) - len(dict_tokens)])  # the match model sees all of it
 

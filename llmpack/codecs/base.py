@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..container import Header
+from ..coding.container import Header
 from ..errors import ModelError
-from ..models import LoadedModel, for_file, load
+from ..model.loading import LoadedModel, for_file, load
 
 
 @dataclass

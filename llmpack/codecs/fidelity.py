@@ -17,9 +17,9 @@ decodes on any machine as the arithmetic mode does.
 from __future__ import annotations
 
 from ..config import CHECKSUM_BYTES, FidelityConfig
-from ..container import Header, Reader, Writer, checksum
+from ..coding.container import Header, Reader, Writer, checksum
 from ..errors import FormatError, LLMPackError
-from .. import profiles
+from ..coding import profiles
 from .arithmetic import ArithmeticCodec, _denormalize, threads
 from .base import Codec, Context, Encoded
 from .semantic_params import similarity_byte, similarity_of
@@ -58,7 +58,7 @@ class FidelityCodec(Codec):
     def approximations(self, data: bytes, lm, ctx: Context) -> list[tuple[bytes, float]]:
         """Candidate approximations with their similarity to data (at least the fidelity):
         the original, then the text after each round of the edit search."""
-        from ..similarity import local_similarities, similarity
+        from ..semantic.similarity import local_similarities, similarity
         from .fidelity_search import ROUNDS, Search
 
         cfg = self.config

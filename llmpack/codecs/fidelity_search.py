@@ -65,7 +65,7 @@ class Search:
     def _row_costs(self, rows: list[list[int]], skips: list[int]) -> list[list[float]]:
         """Each row's token costs in bits from position skips[r] on (the row's first
         tokens are its context), in full-sequence passes."""
-        from .. import engine
+        from ..model import engine
 
         tok = self.tok
         inputs = [[tok.start_id] + [tok.model_input(t) for t in r[:-1]] for r in rows]
@@ -91,7 +91,7 @@ class Search:
         """The model's own text in place of each span: its greedy continuation of the
         span's context, as many tokens as the span at most, cut after its first line or
         sentence end."""
-        from ..generate import generate
+        from ..semantic.generate import generate
 
         tok = self.tok
         table = tok.table

@@ -29,12 +29,12 @@ remains is, byte for byte, the summary file of the same text at the same setting
 
 from __future__ import annotations
 
-from .. import container, profiles
-from .. import residual as rsd
-from .. import sections as sec
-from .. import templates
+from ..coding import container, profiles
+from ..semantic import residual as rsd
+from ..semantic import sections as sec
+from ..semantic import templates
 from ..config import ArithmeticConfig, SemanticConfig, SummaryConfig
-from ..container import Header, Reader, Writer
+from ..coding.container import Header, Reader, Writer
 from ..errors import FormatError, IntegrityError, LLMPackError
 from .arithmetic import MODEL, RAW, ZSTD, ArithmeticCodec, ParamsV3, Segment, _prime, refuse_float_numerics, threads
 from .base import Codec, Context, Encoded
@@ -157,7 +157,7 @@ class SemanticCodec(Codec):
                                                              _phase(ctx, (2 * k + 1) * len(data), total))))
                 params.sections = [Section(n, 0, 0, b"") for n in counts]
                 chosen = self._choose_seeds(params, pieces, trials)
-            from ..similarity import similarity
+            from ..semantic.similarity import similarity
 
             params.similarity = similarity(data, b"".join(chosen)) if data else 1.0
             self._code_prompts(params, exact, lm, condense)
@@ -176,7 +176,7 @@ class SemanticCodec(Codec):
         """The instruction model writes one reconstruction prompt per section (seed 0:
         greedy; else sampled as the configured recipe's regeneration); counts: each
         section's tokens (its prompt budget follows from them)."""
-        from ..generate import Sampling, generate  # torch: imported only when a model runs
+        from ..semantic.generate import Sampling, generate  # torch: imported only when a model runs
 
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, stops = _vocab(lm)
@@ -221,7 +221,7 @@ class SemanticCodec(Codec):
     def _regenerate(self, exact, lm, params: Params, template, seeds: list, ctx: Context) -> list[bytes]:
         """Regenerate every section with its seed or schedule (Params.schedule; batches
         change no row's numbers)."""
-        from ..generate import Sampling, generate
+        from ..semantic.generate import Sampling, generate
 
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, _ = _vocab(lm)
@@ -245,8 +245,8 @@ class SemanticCodec(Codec):
         and k is that chunk's seed. A greedy row runs beside them and is kept where the
         whole section comes out more similar so. Sets each section's seeds and CRC;
         returns the regenerations."""
-        from ..generate import Sampling, generate
-        from ..similarity import similarities
+        from ..semantic.generate import Sampling, generate
+        from ..semantic.similarity import similarities
 
         tok, hf = lm.tokenizer, lm.hf_tokenizer
         allowed, _ = _vocab(lm)
@@ -292,7 +292,7 @@ class SemanticCodec(Codec):
         """Recipe 1: each section keeps its candidate (prompt and seed k) whose
         regeneration is most similar (ties: the lower k); the base layer records the
         prompts, seeds and CRCs. Returns the regenerations kept."""
-        from ..similarity import similarity
+        from ..semantic.similarity import similarity
 
         chosen = []
         for i, s in enumerate(params.sections):

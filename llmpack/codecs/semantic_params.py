@@ -18,10 +18,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from ..container import Reader, Writer, crc32
+from ..coding.container import Reader, Writer, crc32
 from ..errors import FormatError
-from ..exact.numerics import Numerics
-from .. import profiles
+from ..model.exact.numerics import Numerics
+from ..coding import profiles
 from .zstd import zstd_compress, zstd_decompress
 
 # Prompt block and format 4's small blocks: how the bytes are stored.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import zstandard
 
 from ..config import ZSTD_LEVEL
-from ..container import Header
+from ..coding.container import Header
 from ..errors import FormatError
 from .base import Codec, Context, Encoded
 

@@ -3,7 +3,7 @@
     build(["a.txt", "b.md"], Path("out"), ReportConfig(max_bytes=5000))
 
 writes out/report.json, report.md, bpb.png, frontier.png, throughput.png and
-surprisal.html. Every figure comes from a real encode and decode (llmpack.measure, the
+surprisal.html. Every figure comes from a real encode and decode (llmpack.report.measure, the
 same path eval/bench.py uses); nothing is estimated.
 """
 
@@ -20,8 +20,8 @@ from typing import Callable
 from ..config import ReportConfig
 from ..errors import ReportError
 from ..files import write_atomic
-from ..measure import BASELINES, Row
-from ..models import DEFAULT_MODEL, LoadedModel
+from .measure import BASELINES, Row
+from ..model.loading import DEFAULT_MODEL, LoadedModel
 from . import plots, surprisal, tables
 from .run import MODES, Plan, run, threads_per_job
 

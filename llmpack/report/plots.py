@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # files only; never needs a screen
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from ..measure import Row  # noqa: E402
+from .measure import Row  # noqa: E402
 from .tables import totals  # noqa: E402
 
 DPI = 120

@@ -1,7 +1,7 @@
 """Running the measurements of a report: every (file, codec, setting) is one task.
 
 Baselines run in this process (milliseconds). llmpack tasks run through the shared
-measuring path (llmpack.measure), either here (jobs=1) or in worker processes that
+measuring path (llmpack.report.measure), either here (jobs=1) or in worker processes that
 each load the model once, before any clock starts. Results come back in a fixed order
 whatever order the tasks finished in.
 """
@@ -14,8 +14,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..measure import Row, measure_baseline, measure_llmpack
-from ..models import LoadedModel
+from .measure import Row, measure_baseline, measure_llmpack
+from ..model.loading import LoadedModel
 
 MODES = ("arithmetic", "semantic", "summary", "fidelity")
 # Rough cost of one task relative to others, so the slowest start first and the

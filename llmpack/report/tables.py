@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..measure import Row
+from .measure import Row
 
 LOSSY = ("summary", "fidelity")  # codecs whose output is an approximation
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import llmpack
 from llmpack.cli import app
-from llmpack.models import load
+from llmpack.model.loading import load
 
 from .common import NEEDS_MODEL, corpus
 
@@ -86,7 +86,7 @@ def test_small_inputs_cost_little(pair, name):
 
     import zstandard
 
-    from llmpack import container
+    from llmpack.coding import container
 
     text = corpus("canterbury/alice29.txt", 2000)[1000:]
     data = {"empty": b"", "1 byte": b"A", "32 bytes": text[:32], "300 bytes": text[:300],

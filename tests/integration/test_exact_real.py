@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from llmpack.models import load
+from llmpack.model.loading import load
 
 from .common import NEEDS_MODEL, corpus
 

@@ -4,8 +4,8 @@
 import pytest
 
 import llmpack
-from llmpack.models import load
-from llmpack.similarity import similarity
+from llmpack.model.loading import load
+from llmpack.semantic.similarity import similarity
 
 from .common import NEEDS_MODEL, corpus
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exact.tables import exp64
+from ..model.exact.tables import exp64
 
 BIAS_GRID = 256  # exp(b) is looked up at b rounded to a multiple of 1/BIAS_GRID ...
 BIAS_LIMIT = 4  # ... with b clipped to [-BIAS_LIMIT, BIAS_LIMIT]

@@ -20,8 +20,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from .config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, OLD_CHECKSUM_BYTES, PAYLOAD_BLOCK, READABLE_VERSIONS
-from .errors import FormatError
+from ..config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, OLD_CHECKSUM_BYTES, PAYLOAD_BLOCK, READABLE_VERSIONS
+from ..errors import FormatError
 
 FLAG_LOSSY = 0x01  # decoding yields an approximation, not the original bytes
 FLAG_MODEL = 0x02  # format 3: a model fingerprint follows the model id
@@ -182,7 +182,7 @@ def pack(header: Header, payload: bytes) -> bytes:
 
 
 def _pack_model(w: Writer, header: Header) -> None:
-    from .models import registry_number  # no model is loaded: a table lookup
+    from ..model.loading import registry_number  # no model is loaded: a table lookup
 
     if not header.fingerprint:
         if header.model:
@@ -199,7 +199,7 @@ def _pack_model(w: Writer, header: Header) -> None:
 
 
 def _model_from(code: int, fingerprint: bytes) -> tuple[str, bytes]:
-    from .models import registered
+    from ..model.loading import registered
 
     if code in (MODEL_NONE, MODEL_FINGERPRINT):
         return "", fingerprint

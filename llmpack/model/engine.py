@@ -1,4 +1,4 @@
-"""Next-token probabilities for the coders, from the exact engine (llmpack.exact).
+"""Next-token probabilities for the coders, from the exact engine (llmpack.model.exact).
 
 The engine's numbers are a pure function of (model, tokens), so the encoder computes a
 whole segment in full-sequence passes (`sequence_weights`) while the decoder, which
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .profiles import UNLIMITED, Window
+from ..coding.profiles import UNLIMITED, Window
 
 # Encoder passes: at most this many token positions at once (rows x length). Long
 # segments run as several passes over the KV cache (same bits as one pass). Big enough

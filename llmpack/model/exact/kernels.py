@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import user_dir
+from ...config import user_dir
 from .backends import _debug
 
 SOURCE = Path(__file__).with_name("attention.c")

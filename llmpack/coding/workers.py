@@ -18,7 +18,7 @@ import signal
 import sys
 from typing import Any, Callable
 
-from .errors import LLMPackError
+from ..errors import LLMPackError
 
 # A task is called with a report(n) callback for progress (n: input bytes just decoded)
 # and returns a picklable result.

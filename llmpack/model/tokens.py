@@ -21,7 +21,7 @@ import json
 import re
 from functools import lru_cache
 
-from .errors import ModelError
+from ..errors import ModelError
 
 # Valid UTF-8 decodes normally; each invalid byte becomes one lone surrogate U+DC80..U+DCFF.
 _INVALID_RUN = re.compile("[\udc80-\udcff]+")

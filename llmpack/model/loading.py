@@ -20,8 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import FINGERPRINT_BYTES, user_dir
-from .errors import ModelError
+from ..config import FINGERPRINT_BYTES, user_dir
+from ..errors import ModelError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -171,7 +171,7 @@ class LoadedModel:
         return self.name if self.name in REGISTRY else ""
 
     def exact(self, numerics=None, device: str = "auto"):
-        """The exact engine (llmpack.exact) for these weights, numerics and device, built once."""
+        """The exact engine (llmpack.model.exact) for these weights, numerics and device, built once."""
         from .exact import DEFAULT, ExactLM
         from .exact.backends import resolve_device
 

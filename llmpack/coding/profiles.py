@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import FormatError
-from .exact.numerics import DEFAULT as X2, V1 as X1, Numerics
+from ..errors import FormatError
+from ..model.exact.numerics import DEFAULT as X2, V1 as X1, Numerics
 from .online import OFF, OnlineSpec
 
 PRECISION_BITS = 24  # constriction's default for its range coder

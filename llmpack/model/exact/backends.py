@@ -142,7 +142,7 @@ def choose(weights: list[torch.Tensor], act_levels: int, wanted: str = "auto") -
 
 def resolve_device(name: str = "auto") -> str:
     """"auto": the GPU where torch sees one, else the CPU. Files are the same either way."""
-    from ..errors import LLMPackError
+    from ...errors import LLMPackError
 
     cuda = torch.cuda.is_available()
     if name == "auto":

@@ -12,7 +12,7 @@ def __getattr__(name: str):  # the model (torch) loads on first use: reading num
         from . import model
 
         return getattr(model, name)
-    raise AttributeError(f"module 'llmpack.exact' has no attribute '{name}'")
+    raise AttributeError(f"module 'llmpack.model.exact' has no attribute '{name}'")
 
 
 __all__ = ["ExactLM", "KVCache", "Numerics", "DEFAULT"]

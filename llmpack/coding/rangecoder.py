@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import FormatError
+from ..errors import FormatError
 
 PRECISION_BITS = 24  # constriction's default for queue.RangeEncoder; recorded in headers
 

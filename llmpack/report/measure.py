@@ -83,7 +83,7 @@ def time_pair(name: str, codec: str, setting: str, data: bytes, encode: Callable
     if exact:
         sim = 1.0
     else:
-        from .similarity import similarity
+        from ..semantic.similarity import similarity
 
         sim = similarity(data, back)
     return Row(name, codec, len(data), len(blob), t1 - t0, t2 - t1, exact, sim, setting, extra() if extra else {})

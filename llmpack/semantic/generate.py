@@ -1,6 +1,6 @@
 """Reproducible batched text generation: the regeneration half of semantic and summary modes.
 
-Generation runs on the exact engine (llmpack.exact), so a row's tokens are a function
+Generation runs on the exact engine (llmpack.model.exact), so a row's tokens are a function
 of its own prompt and seed only, on any machine and in any batch: prompts are right-
 padded, each row advances at its own positions, and padding never reaches a row's
 numbers. Token choice:

@@ -1,6 +1,6 @@
 """The one record of how llmpack computes the probabilities that drive its coders.
 
-Every codec that range-codes or regenerates text runs llmpack.exact, and every
+Every codec that range-codes or regenerates text runs llmpack.model.exact, and every
 container records `Numerics.tag()`. Decoding rebuilds the engine from the recorded
 tag, so a later change of default never breaks an old file, and a tag this version
 cannot reproduce is refused with one line.
@@ -20,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..errors import FormatError
+from ...errors import FormatError
 
 # Bump on any change to the computation itself (ops, order, tables). Versions:
 # 1: RMSNorm's square root from torch.sqrt, whose vectorised CPU path (MKL) is up to

@@ -1,4 +1,4 @@
-/* Attention products of a decoding step, read from a compact KV cache (llmpack.exact.kernels).
+/* Attention products of a decoding step, read from a compact KV cache (llmpack.model.exact.kernels).
 
    Keys are int16 (10-bit values), values int8: 3 bytes per cached number instead of the
    8 that fp32 keys and values take, and a decoding step is bound by reading the cache.

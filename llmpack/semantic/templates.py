@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FormatError, LLMPackError
+from ..errors import FormatError, LLMPackError
 
 CONDENSE = "condense-v1"  # writes the reconstruction prompt from a section (encoder only)
 REGENERATE = "regenerate-v1"  # turns a stored prompt back into text (encoder and decoder)
@@ -23,7 +23,7 @@ REGENERATE = "regenerate-v1"  # turns a stored prompt back into text (encoder an
 def prompts_dirs() -> list[Path]:
     """Where templates are looked up: $LLMPACK_PROMPTS, the source tree, then an installed copy."""
     dirs = [Path(os.environ["LLMPACK_PROMPTS"])] if os.environ.get("LLMPACK_PROMPTS") else []
-    dirs.append(Path(__file__).resolve().parent.parent / "prompts")
+    dirs.append(Path(__file__).resolve().parents[2] / "prompts")
     dirs.append(Path(sys.prefix) / "share" / "llmpack" / "prompts")
     return dirs
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from diff_match_patch import diff_match_patch
 
-from .container import Reader, Writer
-from .errors import FormatError
+from ..coding.container import Reader, Writer
+from ..errors import FormatError
 
 KEEP, DELETE, INSERT = 0, 1, 2
 _DMP_KIND = {0: KEEP, -1: DELETE, 1: INSERT}
