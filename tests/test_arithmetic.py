@@ -137,7 +137,7 @@ def test_workers_die_with_their_parent(tmp_path):
     if not workers.can_fork("cpu"):
         pytest.skip("decoding forks workers on Linux only")
     script = (
-        "import os, sys, time\nfrom llmpack import workers\n"
+        "import os, sys, time\nfrom llmpack.coding import workers\n"
         "def task(report):\n"
         f"    open(os.path.join({str(tmp_path)!r}, 'pid-%d' % os.getpid()), 'w').close()\n"
         "    time.sleep(120)\n"
