@@ -335,6 +335,24 @@ def test_dictionary_round_trip_and_errors(tiny_model, small_window):
         llmpack.decompress(plain, model=tiny_model, dictionary=primer)
 
 
+@pytest.mark.parametrize("rows", [1, 2, 3])
+def test_segments_of_unequal_lengths_refill_rows(tiny_model, small_window, monkeypatch, rows):
+    """Segments whose token counts differ a lot (prose beside digits), fewer decoder rows
+    than segments: rows take the next segment as theirs end, with a dictionary prefix and
+    windows sliding at different steps, then idle rows are dropped. Exact at every size."""
+    from dataclasses import replace
+
+    from llmpack.codecs import arithmetic
+
+    digits = b"".join(b"%d,%d;" % (i * 7919 % 1000, i * 104729 % 997) for i in range(40)) + b"\n"
+    data = LONG[:300] + digits + LONG[300:500] + digits[:90] + b"\n" + LONG[500:]
+    cfg = replace(small_window, dictionary=LONG[:120], min_segment_tokens=40, max_segment_tokens=120, max_rows=8)
+    blob = llmpack.Compressor(model=tiny_model, config=cfg).compress(data)
+    assert llmpack.inspect(blob)["segments"] > rows
+    monkeypatch.setattr(arithmetic, "DECODE_ROWS", rows)
+    assert llmpack.decompress(blob, model=tiny_model, dictionary=LONG[:120]) == data
+
+
 @pytest.mark.fallback
 def test_whole_file_fallback(tiny_model):
     """The random tiny model loses to zstd on repetitive text and to storing on random

@@ -172,6 +172,39 @@ def test_sliding_windows_agree(golden, monkeypatch, size, slide):
     assert not np.array_equal(np.concatenate(got[0])[size:], full[size + 3:])
 
 
+def test_rows_restart_slide_and_drop_on_their_own(golden):
+    """Continuous batching: a row restarting with another sequence (after a prefix) while
+    the other row goes on, windows sliding at different steps, then a row dropped: each
+    row gets the bits it gets alone."""
+    from llmpack.model import engine
+
+    symbols, window = 300, engine.Window(16, 5)
+    a, b, c, prefix = IDS[:50], IDS[20:31], IDS[5:40], IDS[60:66]
+
+    def alone(seq, before=()):
+        stepper = engine.Lockstep(golden, 1, symbols, 64, window)
+        stepper.feed([list(before)])
+        return [stepper.step([t])[0].copy() for t in seq]
+
+    want_a, want_b, want_c = alone(a), alone(b), alone(c, prefix)
+    stepper = engine.Lockstep(golden, 2, symbols, 64, window)
+    got_a, got_b, got_c = [], [], []
+    for k, t in enumerate(a):
+        if k == len(b):
+            stepper.restart(1, prefix)
+        row1 = b[k] if k < len(b) else c[k - len(b)] if k - len(b) < len(c) else None
+        if row1 is None and stepper.rows == 2:
+            stepper.keep([0])
+        w = stepper.step([t] + ([row1] if stepper.rows == 2 else []))
+        got_a.append(w[0].copy())
+        if stepper.rows == 2:
+            (got_b if k < len(b) else got_c).append(w[1].copy())
+    assert len(got_c) == len(c) and stepper.rows == 1
+    for got, want in ((got_a, want_a), (got_b, want_b), (got_c, want_c)):
+        assert np.array_equal(np.stack(got), np.stack(want))
+    assert not np.array_equal(np.stack(want_c), np.stack(alone(c))[:, :])  # the prefix counts
+
+
 def test_compact_cache_kernels_give_the_float_bits(golden, monkeypatch):
     """Decoding steps read int16 keys and int8 values through kernels.py where it builds:
     the same weights as float32 caches (and the kernels really run where a compiler is)."""

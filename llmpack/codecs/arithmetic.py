@@ -215,10 +215,6 @@ def _corrupt_message(profile: Profile, what: str) -> str:
             f"probabilities than the encoder's (numerics {profile.numerics.tag()}); please report it")
 
 
-def _batches(items: list, rows: int) -> list[list]:
-    return [items[i : i + rows] for i in range(0, len(items), rows)]
-
-
 def _legacy_profile(numerics: Numerics, precision: int) -> Profile:
     """Format 3 and embedded streams: the model alone, each segment one window."""
     return Profile(numerics, precision, UNLIMITED, OFF)
@@ -421,38 +417,47 @@ class ArithmeticCodec(Codec):
             rows = _decode_rows(exact, capacity, n)
 
             def decode_group(group: list[int], report) -> list[bytes]:
-                return [piece for batch in _batches(group, rows) for piece in self._decode_batch(
-                    exact, tok, profile, [segs[i] for i in batch], [prefixes[i] for i in batch], primed, report)]
+                return self._decode_queue(exact, tok, profile, [segs[i] for i in group], [prefixes[i] for i in group],
+                                         primed, rows, report)
 
-            groups = workers.deal(len(segs), n)
+            # longest first, dealt round-robin: the workers get about equal work
+            order = sorted(range(len(segs)), key=lambda i: len(prefixes[i]) + segs[i].n_tokens, reverse=True)
+            groups = [[order[k] for k in g] for g in workers.deal(len(segs), n)]
             tasks = [functools.partial(decode_group, g) for g in groups]
             return workers.undeal(groups, workers.run(tasks, report, fork, each))
 
-    def _decode_batch(self, exact, tok, profile: Profile, segs: list[Segment], prefixes: list[list[int]], primed,
-                      report) -> list[bytes]:
-        """Step a batch of model-coded segments together, each after its prefix; report(n)
-        after each step with the bytes it decoded. Prefixes of unequal length: the common
-        length is prefilled, then each row steps through the rest of its own."""
+    def _decode_queue(self, exact, tok, profile: Profile, segs: list[Segment], prefixes: list[list[int]], primed,
+                     rows: int, report) -> list[bytes]:
+        """Decode model-coded segments, each after its prefix, on at most `rows` rows
+        stepped together; report(n) after each step with the bytes it decoded. Segments
+        are taken in the order given (longest first keeps the last steps full): a row
+        that ends its segment takes the next one at once, and once none are left the
+        batch drops its idle rows whenever they are half of it. Prefixes of unequal
+        length: the first rows' common length is prefilled, then each row steps through
+        the rest of its own; a later segment's prefix is prefilled into its row."""
         from ..model import engine
 
-        rows = len(segs)
+        rows = min(rows, len(segs))
         steps = max(len(p) + s.n_tokens for p, s in zip(prefixes, segs))
         stepper = engine.Lockstep(exact, rows, tok.symbol_count, steps, profile.window)
-        common = min(len(p) for p in prefixes) - 1
-        stepper.feed([p[:common] for p in prefixes])
+        common = min(len(p) for p in prefixes[:rows]) - 1
+        stepper.feed([p[:common] for p in prefixes[:rows]])
+        slot: list[int | None] = list(range(rows))  # the segment on each row (None: idle)
         at = [common] * rows  # each row's last prefix input fed (or about to be)
-        decoders = [rangecoder.Decoder(s.payload, s.trimmed) for s in segs]
-        online = [copy.deepcopy(primed) for _ in segs] if primed is not None else None
+        inputs = [p[common] for p in prefixes[:rows]]
+        decoders = [rangecoder.Decoder(s.payload, s.trimmed) for s in segs[:rows]]
+        online = [copy.deepcopy(primed) for _ in range(rows)] if primed is not None else None
         out: list[list[int]] = [[] for _ in segs]
-        inputs = [p[common] for p in prefixes]
-        active = set(range(rows))
-        while active:
+        waiting = iter(range(rows, len(segs)))
+        while stepper.rows:
             probs = stepper.step(inputs)
             stepped = 0
-            for r in sorted(active):
-                if at[r] < len(prefixes[r]) - 1:  # still reading its prefix: nothing to decode yet
+            for r, i in enumerate(slot):
+                if i is None:
+                    continue
+                if at[r] < len(prefixes[i]) - 1:  # still reading its prefix: nothing to decode yet
                     at[r] += 1
-                    inputs[r] = prefixes[r][at[r]]
+                    inputs[r] = prefixes[i][at[r]]
                     continue
                 w = probs[r]
                 if online is not None:
@@ -462,14 +467,25 @@ class ArithmeticCodec(Codec):
                     raise IntegrityError(_corrupt_message(profile, f"segment of batch row {r} decoded an impossible token"))
                 if online is not None:
                     online[r].update(sym)
-                out[r].append(sym)
+                out[i].append(sym)
                 stepped += len(tok.table[sym])
-                if len(out[r]) == segs[r].n_tokens:
-                    active.discard(r)
-                    inputs[r] = tok.start_id
-                else:
+                if len(out[i]) < segs[i].n_tokens:
                     inputs[r] = tok.model_input(sym)
+                    continue
+                slot[r] = nxt = next(waiting, None)  # this segment is done: the row takes the next
+                p = prefixes[nxt] if nxt is not None else [tok.start_id]  # (idle rows step from 0 too)
+                stepper.restart(r, p[:-1])
+                at[r], inputs[r] = len(p) - 1, p[-1]
+                if nxt is not None:
+                    decoders[r] = rangecoder.Decoder(segs[nxt].payload, segs[nxt].trimmed)
+                    if online is not None:
+                        online[r] = copy.deepcopy(primed)
             report(stepped)
+            busy = [r for r, i in enumerate(slot) if i is not None]
+            if 2 * len(busy) <= stepper.rows:  # no segments wait: step only the busy rows
+                stepper.keep(busy)
+                slot, at, inputs, decoders = ([x[r] for r in busy] for x in (slot, at, inputs, decoders))
+                online = [online[r] for r in busy] if online is not None else None
         return [tok.decode(o) for o in out]
 
     # -- format 3 --------------------------------------------------------------

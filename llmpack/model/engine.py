@@ -2,7 +2,7 @@
 
 The engine's numbers are a pure function of (model, tokens), so the encoder computes a
 whole segment in full-sequence passes (`sequence_weights`) while the decoder, which
-learns one token at a time, steps all rows of a batch together (`Lockstep`): both see
+learns one token at a time, steps many segments together (`Lockstep`): both see
 the same bits on any machine.
 
 Probabilities are handed to the range coder unnormalised, as exp(logit - max) in
@@ -58,8 +58,11 @@ def _prefill(exact, ids: torch.Tensor, start: int, cache) -> torch.Tensor:
 
 
 class Lockstep:
-    """Steps `rows` independent sequences together, one token each, for at most `steps`
-    steps, sliding every row's window at the same step."""
+    """Steps `rows` independent sequences together, one token each, each sequence at most
+    `steps` tokens long. Rows are independent: each slides its own window, a row can
+    restart with a new sequence while the others go on (continuous batching), and rows
+    can be dropped. A row's keys past its own position are masked, which gives exactly
+    the bits it would get alone (exact numerics: masked keys weigh an exact 0)."""
 
     def __init__(self, exact, rows: int, symbol_count: int, steps: int, window: Window = UNLIMITED) -> None:
         self.exact = exact
@@ -67,46 +70,75 @@ class Lockstep:
         self.window = window
         self.weights = _Weights(exact, symbol_count)
         self.cache = exact.new_cache(rows, max(1, min(steps, window.size) if window.size else steps), stepping=True)
-        self.fed = 0  # inputs fed to every row so far
-        self.position = 0  # cache position of the next input
-        self.history: list[list[int]] = [[] for _ in range(rows)]  # every row's inputs (kept only when windows slide)
+        self.fed = [0] * rows  # inputs fed to each row since its sequence began
+        self.position = [0] * rows  # cache position of each row's next input
+        self.history: list[list[int]] = [[] for _ in range(rows)]  # each row's inputs (kept only when windows slide)
 
     def feed(self, inputs: list[list[int]]) -> None:
         """Feed the same number of inputs to every row without computing their logits: a
         prefix (a dictionary) before the first step. It must fit in one window."""
-        n = len(inputs[0]) if inputs else 0
-        if not n:
-            return
-        if self.window.size and self.fed + n >= self.window.size:
-            raise ValueError("a prefix must be shorter than the window")
-        _prefill(self.exact, torch.tensor(inputs, dtype=torch.long), self.position, self.cache)
-        if self.window.size:
-            for h, row in zip(self.history, inputs):
-                h.extend(row)
-        self.fed += n
-        self.position += n
+        if any(self.fed):
+            raise ValueError("feed() comes before the first step (restart() starts a row anew)")
+        self._begin(list(range(self.rows)), inputs)
 
-    def _slide_if_full(self) -> None:
-        w = self.window
-        if not w.size or self.fed < w.size or (self.fed - w.size) % w.slide:
+    def restart(self, row: int, prefix: list[int]) -> None:
+        """Row `row` begins a new sequence after `prefix` (fed without logits; it must fit
+        in one window); the other rows go on."""
+        self._begin([row], [prefix])
+
+    def keep(self, rows: list[int]) -> None:
+        """Drop the other rows: row k becomes what row rows[k] was."""
+        self.cache.take(rows)
+        self.fed, self.position, self.history = ([x[r] for r in rows] for x in (self.fed, self.position, self.history))
+        self.rows = len(rows)
+
+    def _begin(self, rows: list[int], inputs: list[list[int]]) -> None:
+        n = len(inputs[0]) if inputs else 0
+        if self.window.size and n >= self.window.size:
+            raise ValueError("a prefix must be shorter than the window")
+        if n:
+            self._load(rows, inputs)
+        for r, row in zip(rows, inputs):
+            self.fed[r] = self.position[r] = n
+            self.history[r] = list(row) if self.window.size else []
+
+    def _load(self, rows: list[int], inputs: list[list[int]]) -> None:
+        """The caches of `rows` become those of `inputs` (equal lengths) at positions 0.. ;
+        their later positions are overwritten before they are read (or masked)."""
+        ids = torch.tensor(inputs, dtype=torch.long)
+        if rows == list(range(self.rows)):
+            _prefill(self.exact, ids, 0, self.cache)
             return
-        a = self.fed - (w.size - w.slide)
-        kept = torch.tensor([h[:1] + h[a + 1 : self.fed] for h in self.history], dtype=torch.long)
-        _prefill(self.exact, kept, 0, self.cache)  # the cache's later positions are overwritten before they are read
-        self.position = kept.shape[1]
+        part = self.exact.new_cache(len(rows), ids.shape[1], stepping=True)
+        _prefill(self.exact, ids, 0, part)
+        self.cache.put(rows, part)
+
+    def _slide_full_windows(self) -> None:
+        """Rows whose window is full keep its last size - slide inputs (and the first, the
+        start token), re-encoded from position 0."""
+        w = self.window
+        if not w.size:
+            return
+        full = [r for r, f in enumerate(self.fed) if f >= w.size and (f - w.size) % w.slide == 0]
+        if not full:
+            return
+        kept = [self.history[r][:1] + self.history[r][self.fed[r] - (w.size - w.slide) + 1 : self.fed[r]] for r in full]
+        self._load(full, kept)
+        for r in full:
+            self.position[r] = len(kept[0])
 
     def step(self, input_ids: list[int]) -> np.ndarray:
         """Feed one token per row; return next-token weights, shape (rows, symbols), valid
         until the next step."""
-        self._slide_if_full()
+        self._slide_full_windows()
         ids = torch.tensor(input_ids, dtype=torch.long).view(self.rows, 1)
-        pos = torch.full((self.rows, 1), self.position, dtype=torch.long)
+        pos = torch.tensor(self.position, dtype=torch.long).view(self.rows, 1)
         logits = self.exact.forward(ids, pos, self.cache, keep=torch.zeros(self.rows, dtype=torch.long))
-        if self.window.size:
-            for h, t in zip(self.history, input_ids):
-                h.append(t)
-        self.fed += 1
-        self.position += 1
+        for r, t in enumerate(input_ids):
+            if self.window.size:
+                self.history[r].append(t)
+            self.fed[r] += 1
+            self.position[r] += 1
         return self.weights(logits)
 
 

@@ -112,6 +112,14 @@ class KVCache:
         for group in (self.k, self.v, self.ks, self.vs):
             group[:] = [x.index_select(0, index) for x in group]
 
+    def put(self, rows: list[int], part: "KVCache") -> None:
+        """Rows `rows` take the positions 0..part.capacity-1 of part's rows, in order."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.k[0].device)
+        n = part.capacity
+        for mine, theirs in ((self.k, part.k), (self.v, part.v), (self.ks, part.ks), (self.vs, part.vs)):
+            for dst, src in zip(mine, theirs):
+                dst[index, :, :n] = src
+
     @staticmethod
     def dtypes(compact: kernels.Attention | None) -> tuple[torch.dtype, torch.dtype]:
         return (compact.key_dtype, compact.value_dtype) if compact else (torch.float32, torch.float32)
