@@ -38,8 +38,8 @@ def count(items: int, threads: int) -> tuple[int, int]:
 
 
 def deal(count: int, n: int) -> list[list[int]]:
-    """Indices 0..count-1 dealt round-robin into n groups (segments have about equal
-    lengths, so the groups get about equal work)."""
+    """Indices 0..count-1 dealt round-robin into n groups (the decoder deals its segments
+    longest first, so the groups get about equal work)."""
     return [list(range(count))[w::n] for w in range(n)]
 
 
