@@ -111,6 +111,32 @@ def test_a_worker_error_is_raised_once_every_worker_stopped(tiny_model, monkeypa
         torch.set_num_threads(before)
 
 
+def test_workers_failing_together_raise_the_first_error(monkeypatch):
+    """Two workers that fail at once: their pipes are ready in the same wait(); the first
+    error is raised, not a lookup error from reading the second after stopping them."""
+    import multiprocessing.connection
+    import time
+
+    from llmpack.coding import workers
+
+    if not workers.can_fork("cpu"):
+        pytest.skip("workers fork on Linux only")
+    real_wait = multiprocessing.connection.wait
+
+    def late_wait(conns, timeout=None):
+        time.sleep(0.5)  # both workers have failed by now
+        return real_wait(conns, timeout)
+
+    def task(i):
+        def run(report):
+            raise IntegrityError(f"worker {i} went wrong")
+        return run
+
+    monkeypatch.setattr(multiprocessing.connection, "wait", late_wait)
+    with pytest.raises(IntegrityError, match="worker [01] went wrong"):
+        workers.run([task(0), task(1)], lambda n: None)
+
+
 def test_workers_run_keeps_order_and_reports_progress():
     from llmpack.coding import workers
 

@@ -94,6 +94,7 @@ def run(tasks: list[Task], report: Callable[[int], None], fork: bool = True, thr
                     for p in procs:  # the others' work is wasted: stop them now
                         p.terminate()
                     open_.clear()
+                    break  # (wait() may have returned other workers' pipes too: not read)
         if failure is not None:
             raise failure
         return results
