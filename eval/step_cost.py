@@ -41,7 +41,7 @@ def main() -> int:
         def run(report) -> float:
             rng = np.random.default_rng(seed)
             step = engine.Lockstep(exact, rows, lm.tokenizer.symbol_count, 4096, Window(4096, 1024))
-            step.feed(rng.integers(100, 40000, (rows, L)).tolist())
+            step.restart(list(range(rows)), rng.integers(100, 40000, (rows, L)).tolist())
             for _ in range(WARM):
                 step.step(rng.integers(100, 40000, rows).tolist())
             prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if args.profile else None

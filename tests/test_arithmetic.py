@@ -379,6 +379,35 @@ def test_segments_of_unequal_lengths_refill_rows(tiny_model, small_window, monke
     assert llmpack.decompress(blob, model=tiny_model, dictionary=LONG[:120]) == data
 
 
+@pytest.mark.parametrize("rows", [1, 3])
+def test_own_prefixes_of_unequal_lengths(tiny_model, small_window, monkeypatch, rows):
+    """Segments coded each after its own prefix (as the semantic mode's residual is): of
+    unequal lengths, one of them longer than the window; a row's prefix is prefilled when
+    it takes a segment. Decoded exactly with fewer rows than segments or not."""
+    from llmpack.codecs import arithmetic
+    from llmpack.coding import profiles
+    from llmpack.codecs.base import Context
+
+    lm, profile = tiny_model, profiles.get(small_window.profile)
+    tok, exact = lm.tokenizer, lm.exact(profile.numerics)
+    ids = [tok.model_input(t) for t in tok.encode(LONG[:400])]
+    prefixes = [[tok.start_id], [tok.start_id] + ids[:5], [tok.start_id] + ids[:profile.window.size + 9],
+                [tok.start_id] + ids[40:45]]
+    assert len(prefixes[2]) > profile.window.size
+    pieces = [LONG[500:620], LONG[620:700], LONG[700:760], LONG[760:900]]
+    _, primed = arithmetic._prime(exact, tok, profile, None)
+    coded, _, _ = arithmetic.ArithmeticCodec.code_pieces(exact, tok, profile, pieces, prefixes, primed, Context())
+    monkeypatch.setattr(arithmetic, "DECODE_ROWS", rows)
+    codec = arithmetic.ArithmeticCodec(small_window)
+    back = codec._uncode(profile, coded, sum(map(len, pieces)), lambda: lm, Context(), prefixes=prefixes)
+    assert back == pieces
+    try:  # the prefixes count: without them, another text or an impossible token
+        alike = codec._uncode(profile, coded, sum(map(len, pieces)), lambda: lm, Context(), prefixes=[prefixes[0]] * 4)
+    except IntegrityError:
+        alike = None
+    assert alike != pieces
+
+
 @pytest.mark.fallback
 def test_whole_file_fallback(tiny_model):
     """The random tiny model loses to zstd on repetitive text and to storing on random

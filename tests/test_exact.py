@@ -147,14 +147,15 @@ def test_encoder_passes_equal_decoder_steps(golden, monkeypatch, pass_tokens, he
 def test_sliding_windows_agree(golden, monkeypatch, size, slide):
     """A segment longer than its window: the encoder's full passes per window give the
     decoder's steps, which re-encode the kept inputs at each slide; with a prefix fed first
-    (a dictionary) the same. And a slide really drops context: the weights change."""
+    (a dictionary), shorter or longer than the window, the same. And a slide really drops
+    context: the weights change."""
     from llmpack.model import engine
 
     monkeypatch.setattr(engine, "PASS_TOKENS", 24)
     window = engine.Window(size, slide)
     inputs = [IDS[:70], IDS[10:13], IDS[:size + 1]]
     symbols = 300
-    for skip in (0, 3):
+    for skip in (0, size + 3, 3):  # (the checks after the loop use the last)
         got = {j: [] for j in range(len(inputs))}
         for j, start, w in engine.sequence_weights(golden, inputs, symbols, window, skip=skip):
             assert start == sum(len(b) for b in got[j])
@@ -164,7 +165,7 @@ def test_sliding_windows_agree(golden, monkeypatch, size, slide):
                 assert not got[j]
                 continue
             stepper = engine.Lockstep(golden, 2, symbols, len(seq), window)
-            stepper.feed([seq[:skip], seq[:skip]])
+            stepper.restart([0, 1], [seq[:skip], seq[:skip]])
             want = np.concatenate([stepper.step([t, t]).copy()[:1] for t in seq[skip:]])
             assert np.array_equal(np.concatenate(got[j]), want)
     full = np.concatenate([w.copy() for _, _, w in engine.sequence_weights(golden, [IDS[:70]], symbols)])
@@ -183,7 +184,7 @@ def test_rows_restart_slide_and_drop_on_their_own(golden):
 
     def alone(seq, before=()):
         stepper = engine.Lockstep(golden, 1, symbols, 64, window)
-        stepper.feed([list(before)])
+        stepper.restart([0], [list(before)])
         return [stepper.step([t])[0].copy() for t in seq]
 
     want_a, want_b, want_c = alone(a), alone(b), alone(c, prefix)
@@ -191,7 +192,7 @@ def test_rows_restart_slide_and_drop_on_their_own(golden):
     got_a, got_b, got_c = [], [], []
     for k, t in enumerate(a):
         if k == len(b):
-            stepper.restart(1, prefix)
+            stepper.restart([1], [prefix])
         row1 = b[k] if k < len(b) else c[k - len(b)] if k - len(b) < len(c) else None
         if row1 is None and stepper.rows == 2:
             stepper.keep([0])

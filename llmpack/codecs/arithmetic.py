@@ -431,33 +431,38 @@ class ArithmeticCodec(Codec):
         """Decode model-coded segments, each after its prefix, on at most `rows` rows
         stepped together; report(n) after each step with the bytes it decoded. Segments
         are taken in the order given (longest first keeps the last steps full): a row
-        that ends its segment takes the next one at once, and once none are left the
-        batch drops its idle rows whenever they are half of it. Prefixes of unequal
-        length: the first rows' common length is prefilled, then each row steps through
-        the rest of its own; a later segment's prefix is prefilled into its row."""
+        that ends its segment takes the next one at once (its prefix prefilled into that
+        row), and once none are left the batch drops its idle rows whenever they are half
+        of it."""
         from ..model import engine
 
         rows = min(rows, len(segs))
         steps = max(len(p) + s.n_tokens for p, s in zip(prefixes, segs))
         stepper = engine.Lockstep(exact, rows, tok.symbol_count, steps, profile.window)
-        common = min(len(p) for p in prefixes[:rows]) - 1
-        stepper.feed([p[:common] for p in prefixes[:rows]])
-        slot: list[int | None] = list(range(rows))  # the segment on each row (None: idle)
-        at = [common] * rows  # each row's last prefix input fed (or about to be)
-        inputs = [p[common] for p in prefixes[:rows]]
-        decoders = [rangecoder.Decoder(s.payload, s.trimmed) for s in segs[:rows]]
-        online = [copy.deepcopy(primed) for _ in range(rows)] if primed is not None else None
+        slot: list[int | None] = [None] * rows  # the segment on each row (None: idle)
+        inputs, decoders = [0] * rows, [None] * rows
+        online = [None] * rows if primed is not None else None
         out: list[list[int]] = [[] for _ in segs]
-        waiting = iter(range(rows, len(segs)))
+        waiting = iter(range(len(segs)))
+
+        def take(free: list[int]) -> None:
+            """Rows `free` take the next segments; idle ones step from the start token."""
+            nxt = [next(waiting, None) for _ in free]
+            start = [prefixes[i] if i is not None else [tok.start_id] for i in nxt]
+            stepper.restart(free, [p[:-1] for p in start])
+            for r, i, p in zip(free, nxt, start):
+                slot[r], inputs[r] = i, p[-1]
+                if i is not None:
+                    decoders[r] = rangecoder.Decoder(segs[i].payload, segs[i].trimmed)
+                    if online is not None:
+                        online[r] = copy.deepcopy(primed)
+
+        take(list(range(rows)))
         while stepper.rows:
             probs = stepper.step(inputs)
-            stepped = 0
+            stepped, done = 0, []
             for r, i in enumerate(slot):
                 if i is None:
-                    continue
-                if at[r] < len(prefixes[i]) - 1:  # still reading its prefix: nothing to decode yet
-                    at[r] += 1
-                    inputs[r] = prefixes[i][at[r]]
                     continue
                 w = probs[r]
                 if online is not None:
@@ -471,20 +476,15 @@ class ArithmeticCodec(Codec):
                 stepped += len(tok.table[sym])
                 if len(out[i]) < segs[i].n_tokens:
                     inputs[r] = tok.model_input(sym)
-                    continue
-                slot[r] = nxt = next(waiting, None)  # this segment is done: the row takes the next
-                p = prefixes[nxt] if nxt is not None else [tok.start_id]  # (idle rows step from 0 too)
-                stepper.restart(r, p[:-1])
-                at[r], inputs[r] = len(p) - 1, p[-1]
-                if nxt is not None:
-                    decoders[r] = rangecoder.Decoder(segs[nxt].payload, segs[nxt].trimmed)
-                    if online is not None:
-                        online[r] = copy.deepcopy(primed)
+                else:
+                    done.append(r)
             report(stepped)
+            if done:
+                take(done)
             busy = [r for r, i in enumerate(slot) if i is not None]
             if 2 * len(busy) <= stepper.rows:  # no segments wait: step only the busy rows
                 stepper.keep(busy)
-                slot, at, inputs, decoders = ([x[r] for r in busy] for x in (slot, at, inputs, decoders))
+                slot, inputs, decoders = ([x[r] for r in busy] for x in (slot, inputs, decoders))
                 online = [online[r] for r in busy] if online is not None else None
         return [tok.decode(o) for o in out]
 

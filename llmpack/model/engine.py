@@ -74,17 +74,15 @@ class Lockstep:
         self.position = [0] * rows  # cache position of each row's next input
         self.history: list[list[int]] = [[] for _ in range(rows)]  # each row's inputs (kept only when windows slide)
 
-    def feed(self, inputs: list[list[int]]) -> None:
-        """Feed the same number of inputs to every row without computing their logits: a
-        prefix (a dictionary) before the first step. It must fit in one window."""
-        if any(self.fed):
-            raise ValueError("feed() comes before the first step (restart() starts a row anew)")
-        self._begin(list(range(self.rows)), inputs)
-
-    def restart(self, row: int, prefix: list[int]) -> None:
-        """Row `row` begins a new sequence after `prefix` (fed without logits; it must fit
-        in one window); the other rows go on."""
-        self._begin([row], [prefix])
+    def restart(self, rows: list[int], prefixes: list[list[int]]) -> None:
+        """Rows `rows` begin new sequences, each after its prefix, fed without logits (of
+        any length: one longer than the window leaves the window that stepping through it
+        would leave). The other rows go on. Prefixes of one length are prefilled together."""
+        by_length: dict[int, list[int]] = {}
+        for k, p in enumerate(prefixes):
+            by_length.setdefault(len(p), []).append(k)
+        for ks in by_length.values():
+            self._begin([rows[k] for k in ks], [prefixes[k] for k in ks])
 
     def keep(self, rows: list[int]) -> None:
         """Drop the other rows: row k becomes what row rows[k] was."""
@@ -93,14 +91,14 @@ class Lockstep:
         self.rows = len(rows)
 
     def _begin(self, rows: list[int], inputs: list[list[int]]) -> None:
-        n = len(inputs[0]) if inputs else 0
-        if self.window.size and n >= self.window.size:
-            raise ValueError("a prefix must be shorter than the window")
-        if n:
-            self._load(rows, inputs)
-        for r, row in zip(rows, inputs):
-            self.fed[r] = self.position[r] = n
-            self.history[r] = list(row) if self.window.size else []
+        n = len(inputs[0])
+        a, _, _ = self.window.starts(n)[-1]  # the window that holds the last input
+        kept = [x[:1] + x[a + 1 :] for x in inputs]
+        if kept[0]:
+            self._load(rows, kept)
+        for r, x in zip(rows, inputs):
+            self.fed[r], self.position[r] = n, len(kept[0])
+            self.history[r] = list(x) if self.window.size else []
 
     def _load(self, rows: list[int], inputs: list[list[int]]) -> None:
         """The caches of `rows` become those of `inputs` (equal lengths) at positions 0.. ;
