@@ -30,6 +30,7 @@ OTHER_CPUS = {
     "avx2-1thread": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "1"},
     "default-sse42-2threads": {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "OMP_NUM_THREADS": "2"},
     "avx512-3threads": {"ATEN_CPU_CAPABILITY": "avx512", "OMP_NUM_THREADS": "3"},
+    "torch-path": {"LLMPACK_CORE": "0"},  # no compiled core: the engine and the online models in torch and numpy
 }
 
 
@@ -206,42 +207,48 @@ def test_rows_restart_slide_and_drop_on_their_own(golden):
     assert not np.array_equal(np.stack(want_c), np.stack(alone(c))[:, :])  # the prefix counts
 
 
-def test_compact_cache_kernels_give_the_float_bits(golden, monkeypatch):
-    """Decoding steps read int16 keys and int8 values through kernels.py where it builds:
-    the same weights as float32 caches (and the kernels really run where a compiler is)."""
+def test_compact_cache_kernels_give_the_float_bits(monkeypatch):
+    """On the torch path, decoding steps read int16 keys and int8 values through kernels.py
+    where the core is built: the same weights as float32 caches."""
     from llmpack.model import engine
     from llmpack.model.exact import kernels
 
     seq, symbols = IDS[:60], 300
+    torch_path = ExactLM(golden_model(), backend="portable", compiled=False)
 
     def steps(exact) -> np.ndarray:
         stepper = engine.Lockstep(exact, 3, symbols, len(seq), engine.Window(24, 7))
         return np.concatenate([stepper.step([t, t, IDS[0]]).copy() for t in seq]), stepper.cache
 
-    with_kernels, cache = steps(golden)
+    with_kernels, cache = steps(torch_path)
     if kernels.attention() is not None:
-        assert cache.compact is not None and cache.k[0].dtype == torch.int16 and cache.v[0].dtype == torch.int8
-    monkeypatch.setattr(golden, "kernels", None)
-    without, cache = steps(golden)
-    assert cache.compact is None and cache.k[0].dtype == torch.float32
+        assert cache.compact and not cache.blocked and cache.k[0].dtype == torch.int16 and cache.v[0].dtype == torch.int8
+    monkeypatch.setattr(torch_path, "kernels", None)
+    without, cache = steps(torch_path)
+    assert not cache.compact and cache.k[0].dtype == torch.float32
     assert np.array_equal(with_kernels, without)
 
 
-def test_kernels_fall_back_without_a_compiler(monkeypatch, tmp_path, capsys):
-    from llmpack.model.exact import kernels
+def test_kernels_and_core_fall_back_when_not_built(monkeypatch, capsys):
+    from llmpack.model.exact import core, kernels
 
-    monkeypatch.setenv("LLMPACK_HOME", str(tmp_path))
     monkeypatch.setenv("LLMPACK_DEBUG", "1")
-    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
-    kernels.attention.cache_clear()
+    monkeypatch.setattr(core, "_path", lambda: None)
+    for cached in (core.library, kernels.attention):
+        cached.cache_clear()
     try:
+        assert core.library() is None and "not built" in core.note
         assert kernels.attention() is None
         assert "attention kernels not used" in capsys.readouterr().err
-        monkeypatch.setenv("LLMPACK_KERNELS", "0")
-        kernels.attention.cache_clear()
-        assert kernels.attention() is None
+        exact = ExactLM(golden_model(), backend="portable")
+        assert exact.core is None and logits_hash(exact) == GOLDEN  # the torch path, the same bits
+        monkeypatch.undo()
+        monkeypatch.setenv("LLMPACK_CORE", "0")
+        core.library.cache_clear()
+        assert core.library() is None and "LLMPACK_CORE=0" in core.note
     finally:
-        kernels.attention.cache_clear()
+        for cached in (core.library, kernels.attention):
+            cached.cache_clear()
 
 
 def test_kernel_self_test_catches_wrong_products():
@@ -249,7 +256,7 @@ def test_kernel_self_test_catches_wrong_products():
 
     real = kernels.attention()
     if real is None:
-        pytest.skip("no C compiler here")
+        pytest.skip("the compiled core is not built here")
     assert kernels.self_test(real) is None
 
     class Off(kernels.Attention):
@@ -373,7 +380,8 @@ def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
     data = b"Alice was beginning to get very tired of sitting by her sister on the bank.\n" * 3
     src = tmp_path / "in.txt"
     src.write_bytes(data)
-    a, b = OTHER_CPUS["avx2-1thread"], OTHER_CPUS["default-sse42-2threads"]
+    # one side: the core's AVX2 engine on one thread; the other: no compiled core at all
+    a, b = OTHER_CPUS["avx2-1thread"], {**OTHER_CPUS["default-sse42-2threads"], **OTHER_CPUS["torch-path"]}
     if mode == "arithmetic-9":
         from test_online import SMALL_NUMPY
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model.exact import core
 from ..model.exact.tables import exp64
 
 BIAS_GRID = 256  # exp(b) is looked up at b rounded to a multiple of 1/BIAS_GRID ...
@@ -50,6 +51,11 @@ def _bias_table() -> np.ndarray:
     return exp64(k / BIAS_GRID).astype(np.float32).astype(np.float64)
 
 
+def _compiled():
+    """The compiled core's library (the same updates in C), or None: numpy."""
+    return core.library()
+
+
 class Online:
     """One segment's online models. adjust() then update() for each position, in order."""
 
@@ -76,13 +82,18 @@ class Online:
         and kept until update())."""
         v = self.vocab
         q = w[:v]
-        if self.spec.bias_rate:
-            q *= Online._table[self.index]  # both factors are float32 values: the product is exact
-        q *= FIXED_POINT
-        np.floor(q, out=q)  # integers from here on: sums are exact in any order
-        self.norm = float(q.astype(np.int64).sum())
-        if self.spec.bias_rate:
-            np.divide(q, self.norm, out=self.p)
+        lib = _compiled()
+        if lib is not None and q.flags.c_contiguous and q.dtype == np.float64:  # the same bits, in one pass of C
+            bias = bool(self.spec.bias_rate)
+            self.norm = core.online_adjust(lib, q, *((Online._table, self.index, self.p) if bias else (None, None, None)))
+        else:
+            if self.spec.bias_rate:
+                q *= Online._table[self.index]  # both factors are float32 values: the product is exact
+            q *= FIXED_POINT
+            np.floor(q, out=q)  # integers from here on: sums are exact in any order
+            self.norm = float(q.astype(np.int64).sum())
+            if self.spec.bias_rate:
+                np.divide(q, self.norm, out=self.p)
         self.row, self.predicted = w, -1
         if self.spec.match_order and self.pointer >= 0 and self.history[self.pointer] < v:
             y = self.predicted = self.history[self.pointer]
@@ -93,7 +104,11 @@ class Online:
 
     def update(self, symbol: int) -> None:
         """Learn from the symbol just coded at this position."""
-        if self.spec.bias_rate:
+        lib = _compiled()
+        if self.spec.bias_rate and lib is not None:
+            core.online_update(lib, self.bias, self.p, self.spec.bias_rate, symbol, BIAS_LIMIT, BIAS_GRID, self.index,
+                               self.p)
+        elif self.spec.bias_rate:
             b = self.bias
             b -= self.spec.bias_rate * self.p
             if symbol < self.vocab:

@@ -43,7 +43,10 @@ class _Weights:
         if self.buf.shape[0] < n:
             self.buf = np.zeros((n, self.symbol_count), dtype=np.float64)
         out = self.buf[:n]
-        out[:, :vocab] = self.exact.weights(logits).numpy()
+        if self.exact.core is not None and logits.device.type == "cpu":
+            self.exact.core.weights_into(logits, out, self.exact.num.exp_grid)
+        else:
+            out[:, :vocab] = self.exact.weights(logits).numpy()
         return out
 
 

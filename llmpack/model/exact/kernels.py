@@ -1,36 +1,29 @@
-"""A decoding step's attention products from a compact KV cache, in C (attention.c).
+"""A decoding step's attention products from a compact KV cache, for the torch path.
 
 A decoding step reads every cached key and value of every row; with float32 keys and
 values that read is most of a step at long contexts (eval/step_cost.py). torch has no
-CPU product of int16/int8 operands with float32 results, so attention.c computes q.k
-(int16 keys) and p.v (int8 values) as integer sums: 3 bytes per cached number instead
-of 8, and the same bits as the float path (integer sums are exact in any order).
+CPU product of int16/int8 operands with float32 results, so the compiled core
+(core.c: llmpack_qk, llmpack_pv) computes q.k (int16 keys) and p.v (int8 values) as
+integer sums: 3 bytes per cached number instead of 8, and the same bits as the float
+path (integer sums are exact in any order).
 
-It is compiled once per machine with the system C compiler (`cc -O3`; AVX2 chosen at
-run time where the CPU has it) into the user directory and loaded with ctypes. Where there is no
-compiler, where it fails, or where its self-test differs from the float path, the
-engine keeps float32 caches: slower, never other bits. LLMPACK_KERNELS=0 turns it off.
+The engine runs these only on the torch path (the compiled core's own forward reads
+the compact cache itself). Where the core is not built, or where the self-test differs
+from the float path, the engine keeps float32 caches: slower, never other bits.
+LLMPACK_KERNELS=0 turns them off.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import os
-import platform
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import torch
 
-from ...config import user_dir
+from . import core
 from .backends import _debug
 
-SOURCE = Path(__file__).with_name("attention.c")
-FLAGS = ["-O3", "-shared", "-fPIC", "-std=gnu99"]  # no -march=native (a shared home may span CPUs): AVX2 is picked at run time
 I64, PTR = ctypes.c_int64, ctypes.c_void_p
 note = "not loaded yet"  # what attention() found, for `llmpack doctor`
 
@@ -81,15 +74,14 @@ def attention() -> Attention | None:
     global note
     if os.environ.get("LLMPACK_KERNELS", "1") == "0":
         return _unused("off (LLMPACK_KERNELS=0)")
-    try:
-        path = _build()
-        kernels = Attention(ctypes.CDLL(str(path)))
-    except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
-        return _unused(f"not used: {exc}".splitlines()[0])
+    lib = core.library()
+    if lib is None:
+        return _unused(f"not used: compiled core {core.note}")
+    kernels = Attention(lib)
     why = self_test(kernels)
     if why:
         return _unused(f"not used: {why}")
-    note = f"compact KV cache, self-test passed ({path})"
+    note = "compact KV cache, self-test passed"
     return kernels
 
 
@@ -98,28 +90,6 @@ def _unused(why: str) -> None:
     note = why
     _debug(f"attention kernels {why}")
     return None
-
-
-def _build() -> Path:
-    """The shared library for this source, machine type and compiler, built once."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not compiler:
-        raise RuntimeError("no C compiler (cc) found")
-    source = SOURCE.read_bytes()
-    key = hashlib.sha256(source + " ".join([compiler, *FLAGS]).encode()).hexdigest()[:16]
-    target = user_dir() / "kernels" / f"attention-{platform.machine()}-{key}.so"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
-    try:
-        subprocess.run([compiler, *FLAGS, "-o", tmp, str(SOURCE)], check=True, capture_output=True, timeout=120)
-        os.replace(tmp, target)  # atomic: a concurrent build never leaves half a library
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
 
 
 def self_test(kernels: Attention) -> str | None:

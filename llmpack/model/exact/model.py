@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import backends, kernels, ops, tables
+from . import backends, core, kernels, ops, tables
 from .numerics import DEFAULT, Numerics
 from ...errors import ModelError
 
@@ -79,62 +79,84 @@ class Config:
 class Linear:
     """y = x @ W.T (+ b), computed as (int q) @ (int8 W).T * row scale * channel scale."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, num: Numerics, backend, device="cpu") -> None:
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, num: Numerics, engine: "ExactLM") -> None:
         w, scale = ops.quantize(weight.detach().float(), num.levels(num.weight_bits))
-        self.scale = scale.reshape(1, -1).to(device)
-        self.w = backend.prepare(w.to(device))
-        self.bias = None if bias is None else bias.detach().float().to(device)
-        self.backend, self.levels = backend, num.levels(num.act_bits)
+        self.w8 = w.to(torch.int8)  # the integers (the compiled core packs them; |w| <= 127 by the numerics' range)
+        self.scale = scale.reshape(1, -1).to(engine.device)
+        self.bias = None if bias is None else bias.detach().float().to(engine.device)
+        self.engine, self.levels = engine, num.levels(num.act_bits)
+        self._prepared = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        backend = self.engine.backend
+        if self._prepared is None:  # the torch path's weights, made on first use
+            self._prepared = backend.prepare(self.w8.float().to(self.engine.device))
         q, s = ops.quantize(x, self.levels)
-        y = self.backend.matmul(q, self.w, self.levels).mul_(s).mul_(self.scale)  # in place: a fresh tensor
+        y = backend.matmul(q, self._prepared, self.levels).mul_(s).mul_(self.scale)  # in place: a fresh tensor
         return y if self.bias is None else y.add_(self.bias)
 
 
 class KVCache:
     """Per layer: integer keys and values with their per-vector scales, indexed by position.
-    Float32, or compact (int16 keys, int8 values: kernels.py reads them in decoding steps)."""
+    Float32, or compact (int16 keys, int8 values: kernels.py reads them in decoding steps),
+    or compact and blocked, for the compiled core: each (row, head)'s keys as blocks of 16
+    positions with pairs of dims together, values as pairs of positions (core.c says how);
+    a blocked cache's capacity is a multiple of 16 and only the core reads it."""
 
-    def __init__(self, cfg: Config, rows: int, capacity: int, device=None, compact: kernels.Attention | None = None) -> None:
-        shape = (rows, cfg.kv_heads, capacity, cfg.head_dim)  # keys of a head contiguous: no copy per step
-        kd, vd = self.dtypes(compact)
-        self.compact = compact
+    def __init__(self, cfg: Config, rows: int, capacity: int, device=None, compact: bool = False,
+                 blocked: bool = False) -> None:
+        size = -(-capacity // core.KEY_BLOCK) * core.KEY_BLOCK if blocked else capacity
+        shape = (rows, cfg.kv_heads, size, cfg.head_dim)  # keys of a head contiguous: no copy per step
+        kd, vd = self.dtypes(compact or blocked)
+        self.compact, self.blocked = compact or blocked, blocked
         self.k = [torch.zeros(shape, device=device, dtype=kd) for _ in range(cfg.layers)]
         self.v = [torch.zeros(shape, device=device, dtype=vd) for _ in range(cfg.layers)]
         self.ks = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
         self.vs = [torch.zeros(shape[:3], device=device) for _ in range(cfg.layers)]
         self.capacity = capacity
+        self._struct = None
 
     def take(self, rows: list[int]) -> None:
         """Row r becomes a copy of row rows[r] (generation's search over seeds)."""
         index = torch.tensor(rows, dtype=torch.long, device=self.k[0].device)
         for group in (self.k, self.v, self.ks, self.vs):
             group[:] = [x.index_select(0, index) for x in group]
+        self._struct = None
 
     def put(self, rows: list[int], part: "KVCache") -> None:
-        """Rows `rows` take the positions 0..part.capacity-1 of part's rows, in order."""
+        """Rows `rows` take the positions 0..part.capacity-1 of part's rows, in order (a
+        blocked cache: its whole blocks, whose positions past part.capacity are unused)."""
         index = torch.tensor(rows, dtype=torch.long, device=self.k[0].device)
-        n = part.capacity
+        n = part.k[0].shape[2]
         for mine, theirs in ((self.k, part.k), (self.v, part.v), (self.ks, part.ks), (self.vs, part.vs)):
             for dst, src in zip(mine, theirs):
-                dst[index, :, :n] = src
+                dst[index, :, :n] = src.to(dst.dtype)
+
+    def core_struct(self):
+        """The compiled core's view of this (compact) cache, made once per set of tensors."""
+        if self._struct is None:
+            self._struct = core.cache_struct(self)
+        return self._struct
 
     @staticmethod
-    def dtypes(compact: kernels.Attention | None) -> tuple[torch.dtype, torch.dtype]:
-        return (compact.key_dtype, compact.value_dtype) if compact else (torch.float32, torch.float32)
+    def dtypes(compact: bool) -> tuple[torch.dtype, torch.dtype]:
+        return (torch.int16, torch.int8) if compact else (torch.float32, torch.float32)
 
     @staticmethod
-    def row_bytes(cfg: Config, capacity: int, compact: kernels.Attention | None) -> int:
+    def row_bytes(cfg: Config, capacity: int, compact: bool) -> int:
         """Bytes of one row's cache: keys, values and their float32 scales."""
         kd, vd = KVCache.dtypes(compact)
+        capacity = -(-capacity // core.KEY_BLOCK) * core.KEY_BLOCK if compact else capacity
         return capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim * (kd.itemsize + vd.itemsize) + 2 * 4)
 
 
 class ExactLM:
-    def __init__(self, hf_model, numerics: Numerics = DEFAULT, backend: str = "auto", device: str = "cpu") -> None:
+    def __init__(self, hf_model, numerics: Numerics = DEFAULT, backend: str = "auto", device: str = "cpu",
+                 compiled: bool = True) -> None:
         """device: "cpu" or "cuda" (the same bits on either; on CUDA, fp32 GEMMs run in
-        IEEE mode, never TF32, and products are exact integers whatever cuBLAS does)."""
+        IEEE mode, never TF32, and products are exact integers whatever cuBLAS does).
+        compiled: run on the compiled core (core.py) where it is built and passes its
+        self-test here (the same bits; False: always torch)."""
         cfg = self.cfg = Config.from_hf(hf_model.config)
         _reuse_freed_memory()
         self.num = numerics
@@ -151,23 +173,23 @@ class ExactLM:
         dev = self.device
         self.embed = sd["model.embed_tokens.weight"].to(dev)
         head = sd.get("lm_head.weight", self.embed)
-        self.backend, self.backend_notes = backends.choose(
-            [layer_weights[0][0], layer_weights[0][1], sd["model.layers.0.mlp.down_proj.weight"]], numerics.levels(numerics.act_bits), backend)
-        b = self.backend
+        self._backend_choice = ([layer_weights[0][0], layer_weights[0][1], sd["model.layers.0.mlp.down_proj.weight"]],
+                                backend)
+        self._backend = None
         self.layers = []
         for i, (qkv, gate_up) in enumerate(layer_weights):
             p = f"model.layers.{i}."
             bias = [sd.get(f"{p}self_attn.{x}_proj.bias") for x in "qkv"]
             self.layers.append({
                 "attn_norm": sd[p + "input_layernorm.weight"].to(dev),
-                "qkv": Linear(qkv, torch.cat(bias) if bias[0] is not None else None, numerics, b, dev),
-                "o": Linear(sd[p + "self_attn.o_proj.weight"], None, numerics, b, dev),
+                "qkv": Linear(qkv, torch.cat(bias) if bias[0] is not None else None, numerics, self),
+                "o": Linear(sd[p + "self_attn.o_proj.weight"], None, numerics, self),
                 "mlp_norm": sd[p + "post_attention_layernorm.weight"].to(dev),
-                "gate_up": Linear(gate_up, None, numerics, b, dev),
-                "down": Linear(sd[p + "mlp.down_proj.weight"], None, numerics, b, dev),
+                "gate_up": Linear(gate_up, None, numerics, self),
+                "down": Linear(sd[p + "mlp.down_proj.weight"], None, numerics, self),
             })
         self.norm = sd["model.norm.weight"].to(dev)
-        self.head = Linear(head, sd.get("lm_head.bias"), numerics, b, dev)
+        self.head = Linear(head, sd.get("lm_head.bias"), numerics, self)
         cos, sin = tables.rope_tables(cfg.head_dim, cfg.theta, cfg.max_positions)
         self.cos, self.sin = torch.from_numpy(cos).to(dev), torch.from_numpy(sin).to(dev)
         self.exp_cpu = torch.from_numpy(tables.exp_table(numerics.exp_grid, numerics.exp_span))
@@ -178,16 +200,35 @@ class ExactLM:
         self.score_to_index = float(torch.tensor(numerics.exp_grid / math.sqrt(cfg.head_dim), dtype=torch.float32))
         # decoding steps read compact caches with C kernels where they build and self-test here
         self.kernels = kernels.attention() if self.device.type == "cpu" else None
+        self.core = core.engine_core(self) if compiled and self.device.type == "cpu" else None
+
+    @property
+    def backend(self):
+        """The torch path's integer products (backends.choose), chosen on first use."""
+        if self._backend is None:
+            weights, wanted = self._backend_choice
+            self._backend, self._backend_notes = backends.choose(weights, self.num.levels(self.num.act_bits), wanted)
+        return self._backend
+
+    @property
+    def backend_notes(self) -> list[str]:
+        """Why the torch path's backend was chosen (`llmpack doctor`)."""
+        _ = self.backend
+        return self._backend_notes
 
     def new_cache(self, rows: int, capacity: int, stepping: bool = False) -> KVCache:
-        """stepping: for one-token steps (the decoder), compact where the kernels run."""
+        """stepping: for one-token steps (the decoder), compact where the kernels run (always
+        compact on the compiled core)."""
         if capacity > self.cfg.max_positions:
             raise ModelError(f"sequence of {capacity} tokens is longer than the model's {self.cfg.max_positions} positions")
-        return KVCache(self.cfg, rows, capacity, self.device, self.kernels if stepping else None)
+        return KVCache(self.cfg, rows, capacity, self.device, self._compact(stepping), blocked=self.core is not None)
 
     def cache_bytes(self, capacity: int, stepping: bool = False) -> int:
         """Bytes of one row of new_cache(rows, capacity, stepping)."""
-        return KVCache.row_bytes(self.cfg, capacity, self.kernels if stepping else None)
+        return KVCache.row_bytes(self.cfg, capacity, self._compact(stepping))
+
+    def _compact(self, stepping: bool) -> bool:
+        return self.core is not None or (stepping and self.kernels is not None)
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         cos, sin = self.cos[pos].unsqueeze(2), self.sin[pos].unsqueeze(2)  # (B, T, 1, D)
@@ -236,7 +277,7 @@ class ExactLM:
         """softmax(q.k / sqrt(d)) . v for one block of queries, qg (B, Hkv, G, Tb, D) integer-valued."""
         B, Hkv, G, Tb, D = qg.shape
         L = int(pos.max()) + 1
-        kernel = cache.compact if G * Tb <= KERNEL_ROWS else None  # a few query rows: read the compact cache
+        kernel = self.kernels if cache.compact and G * Tb <= KERNEL_ROWS else None  # a few query rows: read the compact cache
         if kernel:
             s = kernel.qk(qg.reshape(B, Hkv, G * Tb, D), cache.k[i], L).view(B, Hkv, G, Tb, L)
         else:
@@ -274,6 +315,8 @@ class ExactLM:
     @torch.inference_mode()
     def hidden(self, ids: torch.Tensor, pos: torch.Tensor, cache: KVCache, keep: torch.Tensor | None = None) -> torch.Tensor:
         """forward() up to the LM head: the final normalised hidden states, on the engine's device."""
+        if self.core is not None:
+            return self.core.forward(ids, pos, cache, keep, torch.get_num_threads())
         dev = self.device
         ids, pos = ids.to(dev), pos.to(dev)
         x = self.embed[ids]
@@ -290,6 +333,8 @@ class ExactLM:
     @torch.inference_mode()
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """The LM head on hidden() states: logits (float32) on the CPU."""
+        if self.core is not None:
+            return self.core.head(h, torch.get_num_threads())
         return self.head(h).cpu()
 
     def weights(self, logits: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,1017 @@
+/* The engine of llmpack's compiled core, included once per instruction set (generic.c,
+   avx2.c, avx512.c set ISA_LEVEL and VARIANT and compile it with that target): the
+   Llama forward of model.py, its LM head, and the coder's per-token work over the
+   vocabulary (engine.py's weights, online.py's adaptive bias).
+
+   Every float operation is one that torch or numpy does elementwise on the torch path,
+   in the same order and precision (IEEE-754 + - * / sqrt, round-half-even), so the
+   compiler may vectorise these loops but never reassociate or fuse them (core.h).
+   Matrix products are exact integer sums, the same whatever instructions compute them.
+
+   Layouts (row-major; pointers come from torch tensors and numpy arrays):
+     Lin.packed   (np/16, kp/4, 16, 4) int8: for 16 outputs, 4 consecutive inputs each
+     Lin.wt       (k, n) int8: the weights transposed, read for the few large activations
+     cache k      per layer and (row, kv-head): [capacity/16][head_dim/2][16][2] int16
+     cache v      per layer and (row, kv-head): [capacity/2][head_dim][2] int8
+     cache ks/vs  per layer (rows, kv_heads, capacity) float32
+*/
+
+#include "core.h"
+
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+#define ENTRY(name) CAT(llmpack_##name, VARIANT)
+
+
+/* ---- exact elementwise ops (ops.py) ---------------------------------------------- */
+
+/* Sum of buf[0..n) as a fixed pairwise tree, zero-padded to a power of two (ops.tree_sum).
+   buf has room for the padded width; it is overwritten. */
+static float tree_sum(float *buf, int64_t n) {
+    int64_t width = 1;
+    while (width < n)
+        width *= 2;
+    for (int64_t i = n; i < width; i++)
+        buf[i] = 0.0f;
+    while (width > 1) {
+        width /= 2;
+        for (int64_t i = 0; i < width; i++)
+            buf[i] = buf[i] + buf[i + width];
+    }
+    return buf[0];
+}
+
+/* RMSNorm (ops.rms_norm, numerics x2): x / sqrt(mean(x^2) + eps) * weight. */
+static void rms_norm(const float *x, const float *weight, int64_t n, float eps, float *out, float *buf) {
+    for (int64_t i = 0; i < n; i++)
+        buf[i] = x[i] * x[i];
+    float mean = tree_sum(buf, n) / (float)n;
+    float inv = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (x[i] * inv) * weight[i];
+}
+
+/* Per-row symmetric quantization (ops.quantize): q = round(x / scale), scale = max|x| / levels. */
+static float quantize(const float *x, int64_t n, int64_t levels, int16_t *q) {
+    float top = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        top = a > top ? a : top;
+    }
+    float scale = (top > TINY ? top : TINY) / (float)levels;
+    for (int64_t i = 0; i < n; i++)
+        q[i] = (int16_t)rintf(x[i] / scale);
+    return scale;
+}
+
+/* ---- linear layers: y = (int q) @ (int8 w).T * row scale * channel scale --------------- */
+
+/* A row of quantized activations in the forms the product kernels read. */
+typedef struct {
+    int16_t *q;     /* (kp) the integers, zero-padded */
+    uint8_t *u;     /* (kp) VNNI: (q + 128) mod 256 */
+    int32_t *hk;    /* VNNI: inputs whose (q + 128) div 256 is not 0 ... */
+    int16_t *hv;    /* ... and that quotient */
+    int64_t nh;
+    float s;
+} Act;
+
+static void act_prepare(Act *a, const float *x, int64_t k, int64_t kp, int64_t levels, int vnni) {
+    a->s = quantize(x, k, levels, a->q);
+    for (int64_t i = k; i < kp; i++)
+        a->q[i] = 0;
+    if (!vnni)
+        return;
+    a->nh = 0;
+    for (int64_t i = 0; i < kp; i++) {
+        int32_t v = (int32_t)a->q[i] + 128;
+        a->u[i] = (uint8_t)(v & 255);
+        if (v >> 8) {
+            a->hk[a->nh] = (int32_t)i;
+            a->hv[a->nh++] = (int16_t)(v >> 8);
+        }
+    }
+}
+
+#if ISA_LEVEL == ISA_GENERIC
+/* acc[m][n - n0] = sum_k q[m][k] * w[n][k] for outputs [n0, n1) (multiples of 16). */
+static void dot_generic(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride) {
+    int64_t k4n = L->kp / 4;
+    for (int64_t m = 0; m < M; m++) {
+        const int16_t *q = rows[m]->q;
+        for (int64_t nb = n0 / 16; nb < n1 / 16; nb++) {
+            int32_t sum[16] = {0};
+            const int8_t *w = L->packed + nb * k4n * 64;
+            for (int64_t k4 = 0; k4 < k4n; k4++, w += 64)
+                for (int lane = 0; lane < 16; lane++)
+                    for (int j = 0; j < 4; j++)
+                        sum[lane] += (int32_t)q[4 * k4 + j] * (int32_t)w[lane * 4 + j];
+            memcpy(acc + m * astride + nb * 16 - n0, sum, sizeof(sum));
+        }
+    }
+}
+#endif
+
+#if ISA_LEVEL == ISA_AVX2
+/* AVX2: 16 bytes of the packed layout (4 outputs x 4 inputs) widened to int16 and
+   multiplied by the 4 activations with vpmaddwd (exact: |2 * 511 * 127| < 2^15 * 2^15);
+   adjacent int32 lanes hold one output's halves, added at the end. */
+static void dot_avx2(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1,
+                                                     int32_t *acc, int64_t astride) {
+    int64_t k4n = L->kp / 4;
+    for (int64_t nb = n0 / 16; nb < n1 / 16; nb++) {
+        const int8_t *wb = L->packed + nb * k4n * 64;
+        int64_t m = 0;
+        for (; m < M; m += 2) {
+            int two = m + 1 < M;
+            const int16_t *qa = rows[m]->q, *qb = rows[two ? m + 1 : m]->q;
+            __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            const int8_t *w = wb;
+            for (int64_t k4 = 0; k4 < k4n; k4++, w += 64) {
+                __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w)));
+                __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16)));
+                __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 32)));
+                __m256i w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 48)));
+                int64_t xa, xb;
+                memcpy(&xa, qa + 4 * k4, 8);
+                memcpy(&xb, qb + 4 * k4, 8);
+                __m256i va = _mm256_set1_epi64x(xa), vb = _mm256_set1_epi64x(xb);
+                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, va));
+                a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w1, va));
+                a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(w2, va));
+                a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(w3, va));
+                b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(w0, vb));
+                b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(w1, vb));
+                b2 = _mm256_add_epi32(b2, _mm256_madd_epi16(w2, vb));
+                b3 = _mm256_add_epi32(b3, _mm256_madd_epi16(w3, vb));
+            }
+            /* hadd: lanes (2i, 2i+1) -> output i; order [a0 a1] gives outputs 0-3 then 4-7 per 128-bit half */
+            __m256i ha = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a0, a1), 0xD8);
+            __m256i hb = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a2, a3), 0xD8);
+            int32_t *out = acc + m * astride + nb * 16 - n0;
+            _mm256_storeu_si256((__m256i *)out, ha);
+            _mm256_storeu_si256((__m256i *)(out + 8), hb);
+            if (two) {
+                ha = _mm256_permute4x64_epi64(_mm256_hadd_epi32(b0, b1), 0xD8);
+                hb = _mm256_permute4x64_epi64(_mm256_hadd_epi32(b2, b3), 0xD8);
+                out += astride;
+                _mm256_storeu_si256((__m256i *)out, ha);
+                _mm256_storeu_si256((__m256i *)(out + 8), hb);
+            }
+        }
+    }
+}
+
+#endif
+
+#if ISA_LEVEL == ISA_VNNI
+/* AVX512-VNNI: vpdpbusd multiplies the unsigned bytes u = (q + 128) mod 256 by the signed
+   weights, 4 inputs per int32 lane, 16 outputs per register; MR rows x NB blocks of 16
+   outputs per pass over k. The exact sum is completed in dot_finish. */
+#define VNNI_MR 4
+#define VNNI_NB 4
+__attribute__((always_inline)) static inline void
+vnni_tile(Act *const *rows, int mr, const int8_t *wb, int nbc, int64_t k4n, int32_t *out, int64_t astride) {
+    __m512i acc[VNNI_MR][VNNI_NB];
+    for (int r = 0; r < VNNI_MR; r++)
+        for (int j = 0; j < VNNI_NB; j++)
+            acc[r][j] = _mm512_setzero_si512();
+    const uint8_t *u[VNNI_MR];
+    for (int r = 0; r < VNNI_MR; r++)
+        u[r] = rows[r < mr ? r : 0]->u;
+    for (int64_t k4 = 0; k4 < k4n; k4++) {
+        __m512i w[VNNI_NB];
+        for (int j = 0; j < VNNI_NB; j++)
+            w[j] = j < nbc ? _mm512_loadu_si512((const void *)(wb + (j * k4n + k4) * 64)) : _mm512_setzero_si512();
+        for (int r = 0; r < VNNI_MR; r++) {
+            if (r >= mr)
+                break;
+            int32_t x;
+            memcpy(&x, u[r] + 4 * k4, 4);
+            __m512i a = _mm512_set1_epi32(x);
+            for (int j = 0; j < VNNI_NB; j++)
+                if (j < nbc)
+                    acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], a, w[j]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nbc; j++)
+            _mm512_storeu_si512((void *)(out + r * astride + j * 16), acc[r][j]);
+}
+
+#define VNNI_CASE(MR, NBC) vnni_tile(rows + m, MR, wb, NBC, k4n, out, astride)
+static void dot_vnni(Act *const *rows, int64_t M, const Lin *L,
+                                                                             int64_t n0, int64_t n1, int32_t *acc,
+                                                                             int64_t astride) {
+    int64_t k4n = L->kp / 4;
+    for (int64_t nb = n0 / 16; nb < n1 / 16; nb += VNNI_NB) {
+        int nbc = (int)((n1 / 16 - nb) < VNNI_NB ? (n1 / 16 - nb) : VNNI_NB);
+        const int8_t *wb = L->packed + nb * k4n * 64;
+        for (int64_t m = 0; m < M; m += VNNI_MR) {
+            int mr = (int)(M - m < VNNI_MR ? M - m : VNNI_MR);
+            int32_t *out = acc + m * astride + nb * 16 - n0;
+            /* constant tile shapes, so that the accumulators stay in registers */
+            if (nbc == 4) {
+                if (mr == 4) VNNI_CASE(4, 4); else if (mr == 3) VNNI_CASE(3, 4); else if (mr == 2) VNNI_CASE(2, 4); else VNNI_CASE(1, 4);
+            } else if (nbc == 3) {
+                if (mr == 4) VNNI_CASE(4, 3); else if (mr == 3) VNNI_CASE(3, 3); else if (mr == 2) VNNI_CASE(2, 3); else VNNI_CASE(1, 3);
+            } else if (nbc == 2) {
+                if (mr == 4) VNNI_CASE(4, 2); else if (mr == 3) VNNI_CASE(3, 2); else if (mr == 2) VNNI_CASE(2, 2); else VNNI_CASE(1, 2);
+            } else {
+                if (mr == 4) VNNI_CASE(4, 1); else if (mr == 3) VNNI_CASE(3, 1); else if (mr == 2) VNNI_CASE(2, 1); else VNNI_CASE(1, 1);
+            }
+        }
+    }
+}
+#endif
+
+/* The VNNI sums were of u = q + 128 - 256 h: add back 256 * sum h w and take 128 * sum w. */
+#if ISA_LEVEL == ISA_VNNI
+static void vnni_finish(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride) {
+    int64_t end = (n1 < L->n ? n1 : L->n) - n0;
+    const int32_t *restrict colsum = L->colsum + n0;
+    for (int64_t m = 0; m < M; m++) {
+        int32_t *restrict y = acc + m * astride;
+        const Act *a = rows[m];
+        for (int64_t n = 0; n < n1 - n0; n++)
+            y[n] -= 128 * colsum[n];
+        for (int64_t h = 0; h < a->nh; h++) {
+            const int8_t *restrict wt = L->wt + (int64_t)a->hk[h] * L->n + n0;
+            int32_t f = 256 * (int32_t)a->hv[h];
+            for (int64_t n = 0; n < end; n++)
+                y[n] += f * (int32_t)wt[n];
+        }
+    }
+}
+#endif
+
+/* y[m][n] for n in [n0, n1): the exact products, then * row scale * channel scale (+ bias). */
+static void linear_part(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, float *y,
+                        int64_t ystride) {
+    int64_t width = n1 - n0;
+#if ISA_LEVEL == ISA_VNNI
+    dot_vnni(rows, M, L, n0, n1, acc, width);
+    vnni_finish(rows, M, L, n0, n1, acc, width);
+#elif ISA_LEVEL == ISA_AVX2
+    dot_avx2(rows, M, L, n0, n1, acc, width);
+#else
+    dot_generic(rows, M, L, n0, n1, acc, width);
+#endif
+    int64_t end = n1 < L->n ? n1 : L->n;
+    const float *restrict scale = L->scale + n0, *restrict bias = L->bias ? L->bias + n0 : NULL;
+    for (int64_t m = 0; m < M; m++) {
+        float s = rows[m]->s;
+        const int32_t *restrict a = acc + m * width;
+        float *restrict out = y + m * ystride + n0;
+        for (int64_t n = 0; n < end - n0; n++)
+            out[n] = ((float)a[n] * s) * scale[n];
+        if (bias)
+            for (int64_t n = 0; n < end - n0; n++)
+                out[n] = out[n] + bias[n];
+    }
+}
+
+/* ---- threads ------------------------------------------------------------------------ */
+
+/* A team of threads that run one function over phases separated by barriers. Threads
+   are made per call (no pool survives a fork); waiting spins briefly, then sleeps. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n, count;
+    volatile unsigned gen;
+} Barrier;
+
+static void barrier_init(Barrier *b, int n) {
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    b->n = n;
+    b->count = 0;
+    b->gen = 0;
+}
+
+static void barrier_wait(Barrier *b) {
+    if (b->n <= 1)
+        return;
+    pthread_mutex_lock(&b->mu);
+    unsigned gen = b->gen;
+    if (++b->count == b->n) {
+        b->count = 0;
+        __atomic_store_n(&b->gen, gen + 1, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
+    pthread_mutex_unlock(&b->mu);
+    for (int spin = 0; spin < 20000; spin++) {
+        if (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) != gen)
+            return;
+#if X86
+        _mm_pause();
+#endif
+    }
+    pthread_mutex_lock(&b->mu);
+    while (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == gen)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
+
+typedef struct Work Work;
+typedef void (*WorkFn)(Work *w, int tid);
+
+/* Threads wait at a gate until every one has been created: if creating one fails, the
+   team shrinks to those that exist before any work is shared out (same numbers). */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+} Gate;
+
+typedef struct {
+    Work *w;
+    int tid;
+    WorkFn fn;
+    Gate *gate;
+    int *nt;
+} Start;
+
+static void *thread_main(void *p) {
+    Start *s = (Start *)p;
+    pthread_mutex_lock(&s->gate->mu);
+    while (!s->gate->open)
+        pthread_cond_wait(&s->gate->cv, &s->gate->mu);
+    pthread_mutex_unlock(&s->gate->mu);
+    if (s->tid < *s->nt)
+        s->fn(s->w, s->tid);
+    return NULL;
+}
+
+/* [lo, hi) of n items for thread tid of nt, in blocks of `align` items. */
+static void share(int64_t n, int64_t align, int tid, int nt, int64_t *lo, int64_t *hi) {
+    int64_t blocks = (n + align - 1) / align;
+    int64_t b0 = blocks * tid / nt, b1 = blocks * (tid + 1) / nt;
+    *lo = b0 * align;
+    *hi = b1 * align < n ? b1 * align : n;
+}
+
+/* ---- the forward pass ------------------------------------------------------------------ */
+
+struct Work {
+    const Model *m;
+    const Cache *c;
+    const int64_t *ids, *pos, *keep;
+    int64_t B, T, M, nout;
+    float *out;
+    int nt, vnni;
+    Barrier bar;
+    /* shared buffers */
+    float *x, *h, *big, *tmp;
+    Act *acts;
+    Act **act_ptr;
+    int16_t *qq;
+    float *qsc;
+    /* per thread scratch */
+    int32_t **acc;
+    float **fbuf;
+    int32_t **ibuf;
+    int64_t acc_size;
+};
+
+/* Quantize rows [lo, hi) of src (M x k) into the Act rows. */
+static void prepare_rows(Work *w, const float *src, int64_t k, int64_t kp, int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++)
+        act_prepare(&w->acts[r], src + r * k, k, kp, w->m->act_levels, w->vnni);
+}
+
+/* Thread tid's share of y = L(acts) for all M rows, split over outputs. */
+static void linear_rows(Work *w, int tid, const Lin *L, float *y) {
+    int64_t lo, hi;
+    share(L->np, 16, tid, w->nt, &lo, &hi);
+    int64_t chunk = 256; /* outputs per pass: the accumulators stay small */
+    for (int64_t n0 = lo; n0 < hi; n0 += chunk) {
+        int64_t n1 = n0 + chunk < hi ? n0 + chunk : hi;
+        for (int64_t m0 = 0; m0 < w->M; m0 += 64) {
+            int64_t mc = w->M - m0 < 64 ? w->M - m0 : 64;
+            linear_part(w->act_ptr + m0, mc, L, n0, n1, w->acc[tid], y + m0 * L->n, L->n);
+        }
+    }
+}
+
+static void rope(const Model *m, float *x, int64_t p) {
+    int64_t D = m->head_dim, half = D / 2;
+    const float *cs = m->cos + p * D, *sn = m->sin + p * D;
+    float tmp[512];
+    for (int64_t d = 0; d < D; d++) {
+        float rot = d < half ? -x[d + half] : x[d - half];
+        tmp[d] = x[d] * cs[d] + rot * sn[d];
+    }
+    memcpy(x, tmp, D * sizeof(float));
+}
+
+/* The compact cache, blocked for the integer dot products (capacity is a multiple of 16):
+   keys of a (row, kv-head) as [position / 16][dim / 2][16 positions][2 dims] int16,
+   values as [position / 2][dim][2 positions] int8. */
+#define KEY_BLOCK 16
+static inline int64_t key_at(int64_t p, int64_t d, int64_t D) {
+    return (p / KEY_BLOCK) * KEY_BLOCK * D + (d / 2) * 2 * KEY_BLOCK + (p % KEY_BLOCK) * 2 + (d % 2);
+}
+static inline int64_t value_at(int64_t p, int64_t d, int64_t D) { return (p / 2) * 2 * D + d * 2 + (p % 2); }
+
+/* Rope, quantize and store row r's keys and values; rope and quantize its queries. */
+static void qkv_row(Work *w, int64_t li, int64_t r) {
+    const Model *m = w->m;
+    int64_t H = m->heads, Hkv = m->kv_heads, D = m->head_dim, cap = w->c->capacity;
+    int64_t b = r / w->T, p = w->pos[r];
+    float *row = w->big + r * (H + 2 * Hkv) * D;
+    for (int64_t h = 0; h < H; h++) {
+        rope(m, row + h * D, p);
+        w->qsc[r * H + h] = quantize(row + h * D, D, m->qk_levels, w->qq + (r * H + h) * D) * m->score_to_index;
+    }
+    int16_t qtmp[512];
+    for (int64_t h = 0; h < Hkv; h++) {
+        float *k = row + (H + h) * D, *v = row + (H + Hkv + h) * D;
+        int64_t head = b * Hkv + h, at = head * cap + p;
+        rope(m, k, p);
+        w->c->ks[li][at] = quantize(k, D, m->qk_levels, qtmp);
+        int16_t *kc = w->c->k[li] + head * cap * D;
+        for (int64_t d = 0; d < D; d++)
+            kc[key_at(p, d, D)] = qtmp[d];
+        w->c->vs[li][at] = quantize(v, D, m->v_levels, qtmp);
+        int8_t *vc = w->c->v[li] + head * cap * D;
+        for (int64_t d = 0; d < D; d++)
+            vc[value_at(p, d, D)] = (int8_t)qtmp[d];
+    }
+}
+
+#if ISA_LEVEL == ISA_GENERIC
+/* dots[g][j] = q_g . k_j for the G queries q (G x D int16) and keys 0 .. nb*16-1 (blocked). */
+static void qk_generic(const int16_t *q, int64_t G, const int16_t *keys, int64_t nb, int64_t D, int32_t *dots,
+                       int64_t stride) {
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const int16_t *kb = keys + blk * KEY_BLOCK * D;
+        for (int64_t g = 0; g < G; g++) {
+            int32_t acc[KEY_BLOCK] = {0};
+            for (int64_t dp = 0; dp < D / 2; dp++)
+                for (int l = 0; l < KEY_BLOCK; l++)
+                    acc[l] += (int32_t)q[g * D + 2 * dp] * kb[dp * 2 * KEY_BLOCK + 2 * l] +
+                              (int32_t)q[g * D + 2 * dp + 1] * kb[dp * 2 * KEY_BLOCK + 2 * l + 1];
+            memcpy(dots + g * stride + blk * KEY_BLOCK, acc, sizeof(acc));
+        }
+    }
+}
+#endif
+
+/* num[g][d] = sum_j wq[g][j] * v_j[d] over pairs of positions 0 .. 2*npairs-1, exact
+   (int32 partial sums over PV_BLOCK positions, then int64). */
+static void pv_generic(const int32_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs, int64_t D,
+                       int64_t *num) {
+    for (int64_t i = 0; i < G * D; i++)
+        num[i] = 0;
+    for (int64_t p0 = 0; p0 < npairs; p0 += PV_BLOCK / 2) {
+        int64_t p1 = p0 + PV_BLOCK / 2 < npairs ? p0 + PV_BLOCK / 2 : npairs;
+        for (int64_t g = 0; g < G; g++) {
+            int32_t part[512] = {0};
+            for (int64_t pp = p0; pp < p1; pp++) {
+                const int8_t *vr = vals + pp * 2 * D;
+                int32_t a = wq[g * stride + 2 * pp], c = wq[g * stride + 2 * pp + 1];
+                for (int64_t d = 0; d < D; d++)
+                    part[d] += a * vr[2 * d] + c * vr[2 * d + 1];
+            }
+            for (int64_t d = 0; d < D; d++)
+                num[g * D + d] += part[d];
+        }
+    }
+}
+
+#if ISA_LEVEL == ISA_VNNI
+/* AVX512-VNNI: a block of 16 keys is one register per pair of dims; vpdpwssd adds
+   q[2i] k[2i] + q[2i+1] k[2i+1] into each position's lane (exact: |sum| < 2^24). */
+static void qk_vnni(const int16_t *q, int64_t G, const int16_t *keys, int64_t nb, int64_t D, int32_t *dots,
+                              int64_t stride) {
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const int16_t *kb = keys + blk * KEY_BLOCK * D;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        if (G == 3) { /* SmolLM2's grouping: the keys are read once for the three queries */
+            for (int64_t dp = 0; dp < D / 2; dp++) {
+                __m512i k = _mm512_loadu_si512((const void *)(kb + dp * 2 * KEY_BLOCK));
+                int32_t x0, x1, x2;
+                memcpy(&x0, q + 2 * dp, 4);
+                memcpy(&x1, q + D + 2 * dp, 4);
+                memcpy(&x2, q + 2 * D + 2 * dp, 4);
+                a0 = _mm512_dpwssd_epi32(a0, k, _mm512_set1_epi32(x0));
+                a1 = _mm512_dpwssd_epi32(a1, k, _mm512_set1_epi32(x1));
+                a2 = _mm512_dpwssd_epi32(a2, k, _mm512_set1_epi32(x2));
+            }
+            _mm512_storeu_si512((void *)(dots + blk * KEY_BLOCK), a0);
+            _mm512_storeu_si512((void *)(dots + stride + blk * KEY_BLOCK), a1);
+            _mm512_storeu_si512((void *)(dots + 2 * stride + blk * KEY_BLOCK), a2);
+            continue;
+        }
+        for (int64_t g = 0; g < G; g++) {
+            a0 = a1 = a2 = a3 = _mm512_setzero_si512();
+            for (int64_t dp = 0; dp < D / 2; dp++) {
+                __m512i k = _mm512_loadu_si512((const void *)(kb + dp * 2 * KEY_BLOCK));
+                int32_t x;
+                memcpy(&x, q + g * D + 2 * dp, 4);
+                a0 = _mm512_dpwssd_epi32(a0, k, _mm512_set1_epi32(x));
+            }
+            _mm512_storeu_si512((void *)(dots + g * stride + blk * KEY_BLOCK), a0);
+        }
+    }
+}
+
+/* AVX512-VNNI p.v: a pair of positions' values for 16 dims is one register of int16
+   pairs; vpdpwssd with the pair of weights (each < 2^15) adds both products. */
+static void pv_vnni(const int32_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs,
+                              int64_t D, int64_t *num) {
+    if (D % 16 || D > 128 || G > 4) {
+        pv_generic(wq, G, stride, vals, npairs, D, num);
+        return;
+    }
+    int64_t nd = D / 16;
+    for (int64_t i = 0; i < G * D; i++)
+        num[i] = 0;
+    for (int64_t p0 = 0; p0 < npairs; p0 += PV_BLOCK / 2) {
+        int64_t p1 = p0 + PV_BLOCK / 2 < npairs ? p0 + PV_BLOCK / 2 : npairs;
+        __m512i acc[4][8];
+        for (int64_t g = 0; g < G; g++)
+            for (int64_t c = 0; c < nd; c++)
+                acc[g][c] = _mm512_setzero_si512();
+        for (int64_t pp = p0; pp < p1; pp++) {
+            const int8_t *vr = vals + pp * 2 * D;
+            __m512i v[8];
+            for (int64_t c = 0; c < nd; c++)
+                v[c] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(vr + 32 * c)));
+            for (int64_t g = 0; g < G; g++) {
+                int32_t x = (wq[g * stride + 2 * pp] & 0xFFFF) | (wq[g * stride + 2 * pp + 1] << 16);
+                __m512i wv = _mm512_set1_epi32(x);
+                for (int64_t c = 0; c < nd; c++)
+                    acc[g][c] = _mm512_dpwssd_epi32(acc[g][c], v[c], wv);
+            }
+        }
+        for (int64_t g = 0; g < G; g++)
+            for (int64_t c = 0; c < nd; c++) {
+                int32_t part[16];
+                _mm512_storeu_si512((void *)part, acc[g][c]);
+                for (int i = 0; i < 16; i++)
+                    num[g * D + 16 * c + i] += part[i];
+            }
+    }
+}
+
+#endif
+
+#if ISA_LEVEL == ISA_AVX2
+/* AVX2: the same blocks, vpmaddwd on 8 positions at a time. */
+static void qk_avx2(const int16_t *q, int64_t G, const int16_t *keys, int64_t nb, int64_t D, int32_t *dots,
+                              int64_t stride) {
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const int16_t *kb = keys + blk * KEY_BLOCK * D;
+        for (int64_t g = 0; g < G; g++) {
+            __m256i lo = _mm256_setzero_si256(), hi = lo;
+            for (int64_t dp = 0; dp < D / 2; dp++) {
+                int32_t x;
+                memcpy(&x, q + g * D + 2 * dp, 4);
+                __m256i qv = _mm256_set1_epi32(x);
+                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(kb + dp * 32)), qv));
+                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(kb + dp * 32 + 16)), qv));
+            }
+            _mm256_storeu_si256((__m256i *)(dots + g * stride + blk * KEY_BLOCK), lo);
+            _mm256_storeu_si256((__m256i *)(dots + g * stride + blk * KEY_BLOCK + 8), hi);
+        }
+    }
+}
+
+static void pv_avx2(const int32_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs,
+                              int64_t D, int64_t *num) {
+    if (D % 8 || D > 128) {
+        pv_generic(wq, G, stride, vals, npairs, D, num);
+        return;
+    }
+    int64_t nd = D / 8;
+    for (int64_t i = 0; i < G * D; i++)
+        num[i] = 0;
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t p0 = 0; p0 < npairs; p0 += PV_BLOCK / 2) {
+            int64_t p1 = p0 + PV_BLOCK / 2 < npairs ? p0 + PV_BLOCK / 2 : npairs;
+            __m256i acc[16];
+            for (int64_t c = 0; c < nd; c++)
+                acc[c] = _mm256_setzero_si256();
+            for (int64_t pp = p0; pp < p1; pp++) {
+                const int8_t *vr = vals + pp * 2 * D;
+                int32_t x = (wq[g * stride + 2 * pp] & 0xFFFF) | (wq[g * stride + 2 * pp + 1] << 16);
+                __m256i wv = _mm256_set1_epi32(x);
+                for (int64_t c = 0; c < nd; c++)
+                    acc[c] = _mm256_add_epi32(
+                        acc[c], _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(vr + 16 * c))), wv));
+            }
+            for (int64_t c = 0; c < nd; c++) {
+                int32_t part[8];
+                _mm256_storeu_si256((__m256i *)part, acc[c]);
+                for (int i = 0; i < 8; i++)
+                    num[g * D + 8 * c + i] += part[i];
+            }
+        }
+}
+#endif
+
+/* The softmax of one query's scores, as model.py's _attend: s = dot * qsc * ks, then
+   exp(s - max) from the table, their tree sum, times v's scale, quantized to p_levels.
+   Elementwise float operations only (vectorised by the compiler, never reassociated). */
+static float softmax_row(const Model *m, const int32_t *dots, int64_t L, float qsc, const float *ks, const float *vs,
+                         float *s, float *tree, int32_t *wq, float *scale_out) {
+    float top = -INFINITY;
+    for (int64_t j = 0; j < L; j++) {
+        float v = ((float)dots[j] * qsc) * ks[j];
+        s[j] = v;
+        top = v > top ? v : top;
+    }
+    float last = (float)m->exp_last;
+    for (int64_t j = 0; j < L; j++) {
+        float i = rintf(top - s[j]);
+        i = i < last ? i : last;
+        s[j] = m->exp_table[(int32_t)i];
+    }
+    memcpy(tree, s, L * sizeof(float));
+    float total = tree_sum(tree, L);
+    float wmax = 0.0f;
+    for (int64_t j = 0; j < L; j++) {
+        float e = s[j] * vs[j];
+        s[j] = e;
+        wmax = e > wmax ? e : wmax;
+    }
+    float scale = (wmax > TINY ? wmax : TINY) / (float)m->p_levels;
+    for (int64_t j = 0; j < L; j++)
+        wq[j] = (int32_t)rintf(s[j] / scale);
+    wq[L] = 0; /* the second of a last, half-filled pair of positions weighs 0 */
+    *scale_out = scale;
+    return total;
+}
+
+/* softmax(q.k / sqrt(d)) . v for row r's query heads of kv-head hk, over positions 0..pos. */
+static void attend(Work *w, int tid, int64_t li, int64_t r, int64_t hk) {
+    const Model *m = w->m;
+    int64_t H = m->heads, Hkv = m->kv_heads, D = m->head_dim, G = H / Hkv, cap = w->c->capacity;
+    int64_t b = r / w->T, L = w->pos[r] + 1;
+    int64_t head = b * Hkv + hk;
+    const int16_t *keys = w->c->k[li] + head * cap * D;
+    const int8_t *vals = w->c->v[li] + head * cap * D;
+    const float *ks = w->c->ks[li] + head * cap, *vs = w->c->vs[li] + head * cap;
+    float *s = w->fbuf[tid], *tree = s + cap;
+    int32_t *dots = w->ibuf[tid], *wq = dots + G * cap; /* (G, cap) each */
+    int64_t nb = (L + KEY_BLOCK - 1) / KEY_BLOCK, npairs = (L + 1) / 2;
+    const int16_t *q = w->qq + (r * H + hk * G) * D;
+#if ISA_LEVEL == ISA_VNNI
+    qk_vnni(q, G, keys, nb, D, dots, cap);
+#elif ISA_LEVEL == ISA_AVX2
+    qk_avx2(q, G, keys, nb, D, dots, cap);
+#else
+    qk_generic(q, G, keys, nb, D, dots, cap);
+#endif
+    float total[64], scale[64];
+    for (int64_t g = 0; g < G; g++)
+        total[g] = softmax_row(m, dots + g * cap, L, w->qsc[r * H + hk * G + g], ks, vs, s, tree, wq + g * cap, &scale[g]);
+    int64_t num[4096];
+#if ISA_LEVEL == ISA_VNNI
+    pv_vnni(wq, G, cap, vals, npairs, D, num);
+#elif ISA_LEVEL == ISA_AVX2
+    pv_avx2(wq, G, cap, vals, npairs, D, num);
+#else
+    pv_generic(wq, G, cap, vals, npairs, D, num);
+#endif
+    for (int64_t g = 0; g < G; g++) {
+        float *out = w->h + r * H * D + (hk * G + g) * D;
+        for (int64_t d = 0; d < D; d++)
+            out[d] = ((float)(double)num[g * D + d] * scale[g]) / total[g];
+    }
+}
+
+static void forward_thread(Work *w, int tid) {
+    const Model *m = w->m;
+    int64_t M = w->M, dim = m->dim, H = m->heads, Hkv = m->kv_heads, D = m->head_dim, hid = m->hidden;
+    int64_t lo, hi;
+    share(M, 1, tid, w->nt, &lo, &hi);
+    float *nb = w->fbuf[tid];
+    for (int64_t r = lo; r < hi; r++)
+        memcpy(w->x + r * dim, m->embed + w->ids[r] * dim, dim * sizeof(float));
+    for (int64_t li = 0; li < m->layers; li++) {
+        const Layer *ly = &m->layer[li];
+        for (int64_t r = lo; r < hi; r++)
+            rms_norm(w->x + r * dim, ly->attn_norm, dim, m->eps, w->h + r * dim, nb);
+        prepare_rows(w, w->h, dim, ly->qkv.kp, lo, hi);
+        barrier_wait(&w->bar);
+        linear_rows(w, tid, &ly->qkv, w->big);
+        barrier_wait(&w->bar);
+        for (int64_t r = lo; r < hi; r++)
+            qkv_row(w, li, r);
+        barrier_wait(&w->bar);
+        int64_t t0, t1;
+        share(M * Hkv, 1, tid, w->nt, &t0, &t1);
+        for (int64_t t = t0; t < t1; t++)
+            attend(w, tid, li, t / Hkv, t % Hkv);
+        barrier_wait(&w->bar);
+        prepare_rows(w, w->h, H * D, ly->o.kp, lo, hi);
+        barrier_wait(&w->bar);
+        linear_rows(w, tid, &ly->o, w->tmp);
+        barrier_wait(&w->bar);
+        for (int64_t r = lo; r < hi; r++) {
+            float *x = w->x + r * dim, *t = w->tmp + r * dim;
+            for (int64_t i = 0; i < dim; i++)
+                x[i] = x[i] + t[i];
+            rms_norm(x, ly->mlp_norm, dim, m->eps, w->h + r * dim, nb);
+        }
+        prepare_rows(w, w->h, dim, ly->gate_up.kp, lo, hi);
+        barrier_wait(&w->bar);
+        linear_rows(w, tid, &ly->gate_up, w->big);
+        barrier_wait(&w->bar);
+        float grid = (float)m->exp_grid, half = (float)m->sig_half;
+        for (int64_t r = lo; r < hi; r++) {
+            const float *g = w->big + r * 2 * hid, *u = g + hid;
+            float *a = w->h + r * hid;
+            for (int64_t i = 0; i < hid; i++) {
+                float idx = rintf(g[i] * grid);
+                idx = idx < -half ? -half : (idx > half ? half : idx);
+                a[i] = (m->sigmoid[(int64_t)(idx + half)] * g[i]) * u[i];
+            }
+        }
+        prepare_rows(w, w->h, hid, ly->down.kp, lo, hi);
+        barrier_wait(&w->bar);
+        linear_rows(w, tid, &ly->down, w->tmp);
+        barrier_wait(&w->bar);
+        for (int64_t r = lo; r < hi; r++) {
+            float *x = w->x + r * dim, *t = w->tmp + r * dim;
+            for (int64_t i = 0; i < dim; i++)
+                x[i] = x[i] + t[i];
+        }
+    }
+    /* the final norm of the rows asked for: every row, or one per batch row (keep) */
+    share(w->nout, 1, tid, w->nt, &lo, &hi);
+    for (int64_t o = lo; o < hi; o++) {
+        int64_t r = w->keep ? o * w->T + w->keep[o] : o;
+        rms_norm(w->x + r * dim, m->norm, dim, m->eps, w->out + o * dim, nb);
+    }
+}
+
+static void run_team(Work *w, WorkFn fn) {
+    pthread_t th[64];
+    Start st[64];
+    Gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    int wanted = w->nt, started = 0;
+    for (int t = 1; t < wanted; t++) {
+        st[t] = (Start){w, t, fn, &gate, &w->nt};
+        if (pthread_create(&th[t], NULL, thread_main, &st[t]) != 0)
+            break;
+        started++;
+    }
+    pthread_mutex_lock(&gate.mu);
+    w->nt = started + 1;
+    barrier_init(&w->bar, w->nt);
+    gate.open = 1;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    fn(w, 0);
+    for (int t = 1; t <= started; t++)
+        pthread_join(th[t], NULL);
+}
+
+/* Buffers of a call, freed at its end. Returns 0, or -1 when out of memory. */
+static int work_alloc(Work *w) {
+    const Model *m = w->m;
+    int64_t M = w->M, dim = m->dim, hid = m->hidden, H = m->heads, Hkv = m->kv_heads, D = m->head_dim;
+    int64_t kmax = dim > hid ? dim : hid;
+    if (H * D > kmax)
+        kmax = H * D;
+    int64_t kpmax = (kmax + 3) / 4 * 4;
+    int64_t wide = (H + 2 * Hkv) * D;
+    if (2 * hid > wide)
+        wide = 2 * hid;
+    int64_t cap = w->c ? w->c->capacity : 1;
+    int64_t tree = 1;
+    while (tree < (cap > kmax ? cap : kmax))
+        tree *= 2;
+    w->x = malloc(M * dim * sizeof(float));
+    w->h = malloc(M * kmax * sizeof(float));
+    w->big = malloc(M * wide * sizeof(float));
+    w->tmp = malloc(M * dim * sizeof(float));
+    w->acts = calloc(M, sizeof(Act));
+    w->act_ptr = malloc(M * sizeof(Act *));
+    w->qq = malloc(M * H * D * sizeof(int16_t));
+    w->qsc = malloc(M * H * sizeof(float));
+    w->acc = calloc(w->nt, sizeof(int32_t *));
+    w->fbuf = calloc(w->nt, sizeof(float *));
+    w->ibuf = calloc(w->nt, sizeof(int32_t *));
+    char *actmem = malloc(M * (kpmax * (2 + 1 + 4 + 2)));
+    if (!w->x || !w->h || !w->big || !w->tmp || !w->acts || !w->act_ptr || !w->qq || !w->qsc || !w->acc || !w->fbuf ||
+        !w->ibuf || !actmem)
+        return -1;
+    for (int64_t r = 0; r < M; r++) {
+        char *p = actmem + r * kpmax * 9;
+        w->acts[r].q = (int16_t *)p;
+        w->acts[r].hk = (int32_t *)(p + 2 * kpmax);
+        w->acts[r].hv = (int16_t *)(p + 6 * kpmax);
+        w->acts[r].u = (uint8_t *)(p + 8 * kpmax);
+        w->act_ptr[r] = &w->acts[r];
+    }
+    w->acc_size = 64 * 256;
+    for (int t = 0; t < w->nt; t++) {
+        w->acc[t] = malloc(w->acc_size * sizeof(int32_t));
+        w->fbuf[t] = malloc((cap + tree + kmax) * sizeof(float));
+        w->ibuf[t] = malloc((2 * (H / Hkv) * cap + 1) * sizeof(int32_t));
+        if (!w->acc[t] || !w->fbuf[t] || !w->ibuf[t])
+            return -1;
+    }
+    return 0;
+}
+
+static void work_free(Work *w) {
+    if (w->acts && w->M)
+        free(w->acts[0].q);
+    free(w->x);
+    free(w->h);
+    free(w->big);
+    free(w->tmp);
+    free(w->acts);
+    free(w->act_ptr);
+    free(w->qq);
+    free(w->qsc);
+    for (int t = 0; t < w->nt; t++) {
+        if (w->acc)
+            free(w->acc[t]);
+        if (w->fbuf)
+            free(w->fbuf[t]);
+        if (w->ibuf)
+            free(w->ibuf[t]);
+    }
+    free(w->acc);
+    free(w->fbuf);
+    free(w->ibuf);
+}
+
+/* hidden(): the final normalised hidden states of tokens ids (B, T) at positions pos
+   (B, T), whose keys and values are written to the cache. keep: NULL for every position
+   (out: B*T x dim), else one index per batch row (out: B x dim). Returns 0, or -1 when
+   out of memory, -2 on a position outside the cache. */
+int ENTRY(forward)(const Model *m, const Cache *c, const int64_t *ids, const int64_t *pos, int64_t B, int64_t T,
+                    const int64_t *keep, float *out, int threads) {
+    Work w;
+    memset(&w, 0, sizeof(w));
+    w.m = m;
+    w.c = c;
+    w.ids = ids;
+    w.pos = pos;
+    w.B = B;
+    w.T = T;
+    w.M = B * T;
+    w.keep = keep;
+    w.nout = keep ? B : B * T;
+    w.out = out;
+    w.nt = threads < 1 ? 1 : (threads > 64 ? 64 : threads);
+    w.vnni = ISA_LEVEL == ISA_VNNI;
+    if (w.M == 0)
+        return 0;
+    for (int64_t b = 0; keep && b < B; b++)
+        if (keep[b] < 0 || keep[b] >= T)
+            return -2;
+    if (c->capacity % KEY_BLOCK || m->heads / m->kv_heads > 64 || m->head_dim > 512 || (m->heads / m->kv_heads) * m->head_dim > 4096)
+        return -3;
+    for (int64_t r = 0; r < w.M; r++)
+        if (pos[r] < 0 || pos[r] >= c->capacity || pos[r] >= m->max_pos || ids[r] < 0 || ids[r] >= m->vocab ||
+            r / T >= c->rows)
+            return -2;
+    int rc = 0;
+    if (work_alloc(&w) == 0)
+        run_team(&w, forward_thread);
+    else
+        rc = -1;
+    work_free(&w);
+    return rc;
+}
+
+/* ---- the LM head and the coder's weights -------------------------------------------- */
+
+struct HeadWork {
+    Work w;
+    const float *h;
+    float *logits;
+};
+
+static void head_thread(Work *w, int tid) {
+    struct HeadWork *hw = (struct HeadWork *)w;
+    int64_t lo, hi;
+    share(w->M, 1, tid, w->nt, &lo, &hi);
+    for (int64_t r = lo; r < hi; r++)
+        act_prepare(&w->acts[r], hw->h + r * w->m->dim, w->m->dim, w->m->head.kp, w->m->act_levels, w->vnni);
+    barrier_wait(&w->bar);
+    linear_rows(w, tid, &w->m->head, hw->logits);
+}
+
+/* logits (n x vocab) of final hidden states h (n x dim). Returns 0 or -1 (memory). */
+int ENTRY(head)(const Model *m, const float *h, int64_t n, float *logits, int threads) {
+    struct HeadWork hw;
+    memset(&hw, 0, sizeof(hw));
+    Work *w = &hw.w;
+    w->m = m;
+    w->M = n;
+    w->nt = threads < 1 ? 1 : (threads > 64 ? 64 : threads);
+    w->vnni = ISA_LEVEL == ISA_VNNI;
+    hw.h = h;
+    hw.logits = logits;
+    if (n == 0)
+        return 0;
+    int64_t kp = m->head.kp;
+    w->acts = calloc(n, sizeof(Act));
+    w->act_ptr = malloc(n * sizeof(Act *));
+    char *mem = malloc(n * kp * 9);
+    w->acc = calloc(w->nt, sizeof(int32_t *));
+    int rc = 0;
+    if (!w->acts || !w->act_ptr || !mem || !w->acc)
+        rc = -1;
+    for (int t = 0; rc == 0 && t < w->nt; t++)
+        if (!(w->acc[t] = malloc(64 * 256 * sizeof(int32_t))))
+            rc = -1;
+    if (rc == 0) {
+        for (int64_t r = 0; r < n; r++) {
+            char *p = mem + r * kp * 9;
+            w->acts[r].q = (int16_t *)p;
+            w->acts[r].hk = (int32_t *)(p + 2 * kp);
+            w->acts[r].hv = (int16_t *)(p + 6 * kp);
+            w->acts[r].u = (uint8_t *)(p + 8 * kp);
+            w->act_ptr[r] = &w->acts[r];
+        }
+        run_team(w, head_thread);
+    }
+    for (int t = 0; w->acc && t < w->nt; t++)
+        free(w->acc[t]);
+    free(w->acc);
+    free(mem);
+    free(w->acts);
+    free(w->act_ptr);
+    return rc;
+}
+
+/* ExactLM.weights: exp(logit - max) from the table, widened to float64, for n rows of
+   `vocab` logits; out rows are `stride` doubles apart (the coder's virtual symbols after
+   the vocabulary are left as they are). */
+void ENTRY(weights)(const float *logits, int64_t n, int64_t vocab, const float *table, int64_t last, int64_t grid,
+                     double *out, int64_t stride) {
+    float g = (float)grid, lastf = (float)last;
+    for (int64_t r = 0; r < n; r++) {
+        const float *l = logits + r * vocab;
+        double *o = out + r * stride;
+        float top = -INFINITY;
+        for (int64_t j = 0; j < vocab; j++)
+            top = l[j] > top ? l[j] : top;
+        for (int64_t j = 0; j < vocab; j++) {
+            float i = rintf((top - l[j]) * g);
+            i = i < 0.0f ? 0.0f : (i > lastf ? lastf : i);
+            o[j] = (double)table[(int64_t)i];
+        }
+    }
+}
+
+/* ---- the adaptive bias of online.py ----------------------------------------------------- */
+
+/* Online.adjust's bias and fixed-point part on one row q (vocab doubles, modified in
+   place): q *= table[index] (if bias), q = floor(q * 2^32), p = q / norm (if bias).
+   Returns norm (the exact integer sum, as a double). */
+double ENTRY(online_adjust)(double *q, int64_t vocab, const double *table, const int64_t *index, double *p,
+                             int bias) {
+    const double fixed = 4294967296.0;
+    int64_t sum = 0;
+    for (int64_t j = 0; j < vocab; j++) {
+        double v = q[j];
+        if (bias)
+            v = v * table[index[j]];
+        v = floor(v * fixed);
+        q[j] = v;
+        sum += (int64_t)v;
+    }
+    double norm = (double)sum;
+    if (bias)
+        for (int64_t j = 0; j < vocab; j++)
+            p[j] = q[j] / norm;
+    return norm;
+}
+
+/* Online.update's bias step: b -= rate * p; b[symbol] += rate (if in the vocabulary);
+   clip to [-limit, limit]; index = rint(b * grid) + limit * grid. */
+void ENTRY(online_update)(double *b, const double *p, int64_t vocab, double rate, int64_t symbol, double limit,
+                           double grid, int64_t *index, double *rounded) {
+    int64_t offset = (int64_t)(limit * grid);
+    for (int64_t j = 0; j < vocab; j++)
+        b[j] = b[j] - rate * p[j];
+    if (symbol >= 0 && symbol < vocab)
+        b[symbol] = b[symbol] + rate;
+    for (int64_t j = 0; j < vocab; j++) {
+        double v = b[j];
+        v = v < -limit ? -limit : (v > limit ? limit : v);
+        b[j] = v;
+        double r = nearbyint(v * grid);
+        rounded[j] = r;
+        index[j] = (int64_t)r + offset;
+    }
+}
+
+/* ---- attention products for the torch path (kernels.py) --------------------------------- */
+
+/* s[bh][g][l] = sum_d q[bh][g][d] * k[bh][l][d] as float (exact: |s| < 2^24). */
