@@ -51,13 +51,34 @@ static void rms_norm(const float *x, const float *weight, int64_t n, float eps, 
         out[i] = (x[i] * inv) * weight[i];
 }
 
-/* Per-row symmetric quantization (ops.quantize): q = round(x / scale), scale = max|x| / levels. */
-static float quantize(const float *x, int64_t n, int64_t levels, int16_t *q) {
+/* max(0, max |x[i]|): exact in any order. */
+static float absmax(const float *x, int64_t n) {
     float top = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if ISA_LEVEL == ISA_VNNI
+    __m512 t = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16)
+        t = _mm512_max_ps(t, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    top = _mm512_reduce_max_ps(t);
+#elif ISA_LEVEL == ISA_AVX2
+    __m256 t = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
+    for (; i + 8 <= n; i += 8)
+        t = _mm256_max_ps(t, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    top = _mm_cvtss_f32(m);
+#endif
+    for (; i < n; i++) {
         float a = fabsf(x[i]);
         top = a > top ? a : top;
     }
+    return top;
+}
+
+/* Per-row symmetric quantization (ops.quantize): q = round(x / scale), scale = max|x| / levels. */
+static float quantize(const float *x, int64_t n, int64_t levels, int16_t *q) {
+    float top = absmax(x, n);
     float scale = (top > TINY ? top : TINY) / (float)levels;
     for (int64_t i = 0; i < n; i++)
         q[i] = (int16_t)rintf(x[i] / scale);
@@ -70,9 +91,10 @@ static float quantize(const float *x, int64_t n, int64_t levels, int16_t *q) {
 typedef struct {
     int16_t *q;     /* (kp) the integers, zero-padded */
     uint8_t *u;     /* (kp) VNNI: (q + 128) mod 256 */
-    int32_t *hk;    /* VNNI: inputs whose (q + 128) div 256 is not 0 ... */
-    int16_t *hv;    /* ... and that quotient */
-    int64_t nh;
+    int32_t *hg;    /* VNNI: the groups of 4 inputs where some h = (q + 128) div 256 is not 0 ... */
+    uint32_t *hp;   /* ... max(h, 0) of its 4 inputs, a byte each ... */
+    uint32_t *hn;   /* ... and max(-h, 0) (|h| <= 2) */
+    int64_t ng;
     float s;
 } Act;
 
@@ -82,13 +104,46 @@ static void act_prepare(Act *a, const float *x, int64_t k, int64_t kp, int64_t l
         a->q[i] = 0;
     if (!vnni)
         return;
-    a->nh = 0;
-    for (int64_t i = 0; i < kp; i++) {
-        int32_t v = (int32_t)a->q[i] + 128;
-        a->u[i] = (uint8_t)(v & 255);
-        if (v >> 8) {
-            a->hk[a->nh] = (int32_t)i;
-            a->hv[a->nh++] = (int16_t)(v >> 8);
+    a->ng = 0;
+    int64_t g = 0;
+#if ISA_LEVEL == ISA_VNNI
+    /* 4 groups at a time; most have no high part */
+    for (; 4 * g + 16 <= kp; g += 4) {
+        __m512i v = _mm512_add_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(a->q + 4 * g))),
+                                     _mm512_set1_epi32(128));
+        _mm_storeu_si128((__m128i *)(a->u + 4 * g), _mm512_cvtepi32_epi8(v)); /* v mod 256 */
+        __mmask16 high = _mm512_test_epi32_mask(v, _mm512_set1_epi32(~255));
+        for (int gg = 0; high; gg++, high >>= 4) {
+            if (!(high & 15))
+                continue;
+            uint32_t hp = 0, hn = 0;
+            for (int j = 0; j < 4; j++) {
+                int32_t h = ((int32_t)a->q[4 * (g + gg) + j] + 128) >> 8;
+                if (h > 0)
+                    hp |= (uint32_t)h << (8 * j);
+                else if (h < 0)
+                    hn |= (uint32_t)(-h) << (8 * j);
+            }
+            a->hg[a->ng] = (int32_t)(g + gg);
+            a->hp[a->ng] = hp;
+            a->hn[a->ng++] = hn;
+        }
+    }
+#endif
+    for (; g < kp / 4; g++) {
+        uint32_t hp = 0, hn = 0;
+        for (int j = 0; j < 4; j++) {
+            int32_t v = (int32_t)a->q[4 * g + j] + 128, h = v >> 8; /* v = 256 h + (v & 255) */
+            a->u[4 * g + j] = (uint8_t)(v & 255);
+            if (h > 0)
+                hp |= (uint32_t)h << (8 * j);
+            else if (h < 0)
+                hn |= (uint32_t)(-h) << (8 * j);
+        }
+        if (hp | hn) {
+            a->hg[a->ng] = (int32_t)g;
+            a->hp[a->ng] = hp;
+            a->hn[a->ng++] = hn;
         }
     }
 }
@@ -167,11 +222,15 @@ static void dot_avx2(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int6
 #if ISA_LEVEL == ISA_VNNI
 /* AVX512-VNNI: vpdpbusd multiplies the unsigned bytes u = (q + 128) mod 256 by the signed
    weights, 4 inputs per int32 lane, 16 outputs per register; MR rows x NB blocks of 16
-   outputs per pass over k. The exact sum is completed in dot_finish. */
+   outputs per pass over k. Then each row's few groups of inputs with a high part h add
+   256 * h.w, with the same weights, still in cache (h = hp - hn, both unsigned bytes).
+   All int32 sums wrap exactly; the result, sum (q + 128) w, fits. vnni_finish takes the
+   128 * sum w off. */
 #define VNNI_MR 4
 #define VNNI_NB 4
 __attribute__((always_inline)) static inline void
-vnni_tile(Act *const *rows, int mr, const int8_t *wb, int nbc, int64_t k4n, int32_t *out, int64_t astride) {
+vnni_tile(Act *const *rows, int mr, const int8_t *wb, int nbc, int64_t k4n, int32_t *out, int64_t astride,
+          const int8_t *pf) {
     __m512i acc[VNNI_MR][VNNI_NB];
     for (int r = 0; r < VNNI_MR; r++)
         for (int j = 0; j < VNNI_NB; j++)
@@ -183,6 +242,9 @@ vnni_tile(Act *const *rows, int mr, const int8_t *wb, int nbc, int64_t k4n, int3
         __m512i w[VNNI_NB];
         for (int j = 0; j < VNNI_NB; j++)
             w[j] = j < nbc ? _mm512_loadu_si512((const void *)(wb + (j * k4n + k4) * 64)) : _mm512_setzero_si512();
+        if (pf) /* the next outputs' weights, fetched while these are computed from cache */
+            for (int j = 0; j < VNNI_NB; j++)
+                _mm_prefetch((const char *)(pf + (j * k4n + k4) * 64), _MM_HINT_T0);
         for (int r = 0; r < VNNI_MR; r++) {
             if (r >= mr)
                 break;
@@ -197,9 +259,36 @@ vnni_tile(Act *const *rows, int mr, const int8_t *wb, int nbc, int64_t k4n, int3
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < nbc; j++)
             _mm512_storeu_si512((void *)(out + r * astride + j * 16), acc[r][j]);
+    for (int r = 0; r < mr; r++) {
+        const Act *a = rows[r];
+        if (!a->ng)
+            continue;
+        __m512i p[VNNI_NB], n[VNNI_NB];
+        for (int j = 0; j < VNNI_NB; j++)
+            p[j] = n[j] = _mm512_setzero_si512();
+        for (int64_t i = 0; i < a->ng; i++) {
+            const int8_t *wg = wb + (int64_t)a->hg[i] * 64;
+            uint32_t hp = a->hp[i], hn = a->hn[i];
+            __m512i xp = _mm512_set1_epi32((int32_t)hp), xn = _mm512_set1_epi32((int32_t)hn);
+            /* a group's high parts mostly have one sign: skip the products by zeros */
+            if (hp)
+                for (int j = 0; j < VNNI_NB; j++)
+                    if (j < nbc)
+                        p[j] = _mm512_dpbusd_epi32(p[j], xp, _mm512_loadu_si512((const void *)(wg + j * k4n * 64)));
+            if (hn)
+                for (int j = 0; j < VNNI_NB; j++)
+                    if (j < nbc)
+                        n[j] = _mm512_dpbusd_epi32(n[j], xn, _mm512_loadu_si512((const void *)(wg + j * k4n * 64)));
+        }
+        for (int j = 0; j < nbc; j++) {
+            int32_t *o = out + r * astride + j * 16;
+            __m512i y = _mm512_loadu_si512((const void *)o);
+            _mm512_storeu_si512((void *)o, _mm512_add_epi32(y, _mm512_slli_epi32(_mm512_sub_epi32(p[j], n[j]), 8)));
+        }
+    }
 }
 
-#define VNNI_CASE(MR, NBC) vnni_tile(rows + m, MR, wb, NBC, k4n, out, astride)
+#define VNNI_CASE(MR, NBC) vnni_tile(rows + m, MR, wb, NBC, k4n, out, astride, pf)
 static void dot_vnni(Act *const *rows, int64_t M, const Lin *L,
                                                                              int64_t n0, int64_t n1, int32_t *acc,
                                                                              int64_t astride) {
@@ -207,8 +296,12 @@ static void dot_vnni(Act *const *rows, int64_t M, const Lin *L,
     for (int64_t nb = n0 / 16; nb < n1 / 16; nb += VNNI_NB) {
         int nbc = (int)((n1 / 16 - nb) < VNNI_NB ? (n1 / 16 - nb) : VNNI_NB);
         const int8_t *wb = L->packed + nb * k4n * 64;
+        /* the first tile of rows reads these weights from memory, the others from cache:
+           those prefetch the next block's (where there is a next one of 4 blocks) */
+        const int8_t *next = nb + 2 * VNNI_NB <= L->np / 16 ? wb + VNNI_NB * k4n * 64 : NULL;
         for (int64_t m = 0; m < M; m += VNNI_MR) {
             int mr = (int)(M - m < VNNI_MR ? M - m : VNNI_MR);
+            const int8_t *pf = m ? next : NULL;
             int32_t *out = acc + m * astride + nb * 16 - n0;
             /* constant tile shapes, so that the accumulators stay in registers */
             if (nbc == 4) {
@@ -225,22 +318,14 @@ static void dot_vnni(Act *const *rows, int64_t M, const Lin *L,
 }
 #endif
 
-/* The VNNI sums were of u = q + 128 - 256 h: add back 256 * sum h w and take 128 * sum w. */
+/* The VNNI sums were of q + 128: take 128 * sum w off. */
 #if ISA_LEVEL == ISA_VNNI
-static void vnni_finish(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride) {
-    int64_t end = (n1 < L->n ? n1 : L->n) - n0;
+static void vnni_finish(int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride) {
     const int32_t *restrict colsum = L->colsum + n0;
     for (int64_t m = 0; m < M; m++) {
         int32_t *restrict y = acc + m * astride;
-        const Act *a = rows[m];
         for (int64_t n = 0; n < n1 - n0; n++)
             y[n] -= 128 * colsum[n];
-        for (int64_t h = 0; h < a->nh; h++) {
-            const int8_t *restrict wt = L->wt + (int64_t)a->hk[h] * L->n + n0;
-            int32_t f = 256 * (int32_t)a->hv[h];
-            for (int64_t n = 0; n < end; n++)
-                y[n] += f * (int32_t)wt[n];
-        }
     }
 }
 #endif
@@ -251,7 +336,7 @@ static void linear_part(Act *const *rows, int64_t M, const Lin *L, int64_t n0, i
     int64_t width = n1 - n0;
 #if ISA_LEVEL == ISA_VNNI
     dot_vnni(rows, M, L, n0, n1, acc, width);
-    vnni_finish(rows, M, L, n0, n1, acc, width);
+    vnni_finish(M, L, n0, n1, acc, width);
 #elif ISA_LEVEL == ISA_AVX2
     dot_avx2(rows, M, L, n0, n1, acc, width);
 #else
@@ -463,7 +548,7 @@ static void qk_generic(const int16_t *q, int64_t G, const int16_t *keys, int64_t
 
 /* num[g][d] = sum_j wq[g][j] * v_j[d] over pairs of positions 0 .. 2*npairs-1, exact
    (int32 partial sums over PV_BLOCK positions, then int64). */
-static void pv_generic(const int32_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs, int64_t D,
+static void pv_generic(const int16_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs, int64_t D,
                        int64_t *num) {
     for (int64_t i = 0; i < G * D; i++)
         num[i] = 0;
@@ -491,6 +576,30 @@ static void qk_vnni(const int16_t *q, int64_t G, const int16_t *keys, int64_t nb
     for (int64_t blk = 0; blk < nb; blk++) {
         const int16_t *kb = keys + blk * KEY_BLOCK * D;
         __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        if (G == 3 && blk + 4 <= nb) { /* four blocks: twelve independent sums hide vpdpwssd's latency */
+            __m512i acc[4][3];
+            for (int b = 0; b < 4; b++)
+                acc[b][0] = acc[b][1] = acc[b][2] = _mm512_setzero_si512();
+            for (int64_t dp = 0; dp < D / 2; dp++) {
+                int32_t x0, x1, x2;
+                memcpy(&x0, q + 2 * dp, 4);
+                memcpy(&x1, q + D + 2 * dp, 4);
+                memcpy(&x2, q + 2 * D + 2 * dp, 4);
+                __m512i q0 = _mm512_set1_epi32(x0), q1 = _mm512_set1_epi32(x1), q2 = _mm512_set1_epi32(x2);
+#pragma GCC unroll 4
+                for (int b = 0; b < 4; b++) {
+                    __m512i k = _mm512_loadu_si512((const void *)(kb + b * KEY_BLOCK * D + dp * 2 * KEY_BLOCK));
+                    acc[b][0] = _mm512_dpwssd_epi32(acc[b][0], k, q0);
+                    acc[b][1] = _mm512_dpwssd_epi32(acc[b][1], k, q1);
+                    acc[b][2] = _mm512_dpwssd_epi32(acc[b][2], k, q2);
+                }
+            }
+            for (int b = 0; b < 4; b++)
+                for (int g = 0; g < 3; g++)
+                    _mm512_storeu_si512((void *)(dots + g * stride + (blk + b) * KEY_BLOCK), acc[b][g]);
+            blk += 3;
+            continue;
+        }
         if (G == 3) { /* SmolLM2's grouping: the keys are read once for the three queries */
             for (int64_t dp = 0; dp < D / 2; dp++) {
                 __m512i k = _mm512_loadu_si512((const void *)(kb + dp * 2 * KEY_BLOCK));
@@ -521,42 +630,59 @@ static void qk_vnni(const int16_t *q, int64_t G, const int16_t *keys, int64_t nb
 }
 
 /* AVX512-VNNI p.v: a pair of positions' values for 16 dims is one register of int16
-   pairs; vpdpwssd with the pair of weights (each < 2^15) adds both products. */
-static void pv_vnni(const int32_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs,
-                              int64_t D, int64_t *num) {
-    if (D % 16 || D > 128 || G > 4) {
-        pv_generic(wq, G, stride, vals, npairs, D, num);
-        return;
-    }
-    int64_t nd = D / 16;
+   pairs; vpdpwssd with the pair of weights (each < 2^15) adds both products. G queries
+   and ND registers of dims are constants where inlined, so the accumulators stay in
+   registers. */
+__attribute__((always_inline)) static inline void pv_vnni_tile(const int16_t *wq, const int G, int64_t stride,
+                                                               const int8_t *vals, int64_t npairs, const int ND,
+                                                               int64_t *num) {
+    const int64_t D = 16 * ND;
     for (int64_t i = 0; i < G * D; i++)
         num[i] = 0;
     for (int64_t p0 = 0; p0 < npairs; p0 += PV_BLOCK / 2) {
         int64_t p1 = p0 + PV_BLOCK / 2 < npairs ? p0 + PV_BLOCK / 2 : npairs;
         __m512i acc[4][8];
-        for (int64_t g = 0; g < G; g++)
-            for (int64_t c = 0; c < nd; c++)
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++)
+#pragma GCC unroll 8
+            for (int c = 0; c < ND; c++)
                 acc[g][c] = _mm512_setzero_si512();
         for (int64_t pp = p0; pp < p1; pp++) {
             const int8_t *vr = vals + pp * 2 * D;
             __m512i v[8];
-            for (int64_t c = 0; c < nd; c++)
+#pragma GCC unroll 8
+            for (int c = 0; c < ND; c++)
                 v[c] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(vr + 32 * c)));
-            for (int64_t g = 0; g < G; g++) {
-                int32_t x = (wq[g * stride + 2 * pp] & 0xFFFF) | (wq[g * stride + 2 * pp + 1] << 16);
+#pragma GCC unroll 8
+            for (int g = 0; g < G; g++) {
+                int32_t x; /* the pair of weights, as vpdpwssd / vpmaddwd read it */
+                memcpy(&x, wq + g * stride + 2 * pp, 4);
                 __m512i wv = _mm512_set1_epi32(x);
-                for (int64_t c = 0; c < nd; c++)
+#pragma GCC unroll 8
+                for (int c = 0; c < ND; c++)
                     acc[g][c] = _mm512_dpwssd_epi32(acc[g][c], v[c], wv);
             }
         }
-        for (int64_t g = 0; g < G; g++)
-            for (int64_t c = 0; c < nd; c++) {
+        for (int g = 0; g < G; g++)
+            for (int c = 0; c < ND; c++) {
                 int32_t part[16];
                 _mm512_storeu_si512((void *)part, acc[g][c]);
                 for (int i = 0; i < 16; i++)
                     num[g * D + 16 * c + i] += part[i];
             }
     }
+}
+
+static void pv_vnni(const int16_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs,
+                              int64_t D, int64_t *num) {
+    if (G == 3 && D == 64) /* SmolLM2-135M */
+        pv_vnni_tile(wq, 3, stride, vals, npairs, 4, num);
+    else if (G == 1 && D == 64)
+        pv_vnni_tile(wq, 1, stride, vals, npairs, 4, num);
+    else if (D % 16 == 0 && D <= 128 && G <= 4)
+        pv_vnni_tile(wq, (int)G, stride, vals, npairs, (int)(D / 16), num);
+    else
+        pv_generic(wq, G, stride, vals, npairs, D, num);
 }
 
 #endif
@@ -582,7 +708,7 @@ static void qk_avx2(const int16_t *q, int64_t G, const int16_t *keys, int64_t nb
     }
 }
 
-static void pv_avx2(const int32_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs,
+static void pv_avx2(const int16_t *wq, int64_t G, int64_t stride, const int8_t *vals, int64_t npairs,
                               int64_t D, int64_t *num) {
     if (D % 8 || D > 128) {
         pv_generic(wq, G, stride, vals, npairs, D, num);
@@ -599,7 +725,8 @@ static void pv_avx2(const int32_t *wq, int64_t G, int64_t stride, const int8_t *
                 acc[c] = _mm256_setzero_si256();
             for (int64_t pp = p0; pp < p1; pp++) {
                 const int8_t *vr = vals + pp * 2 * D;
-                int32_t x = (wq[g * stride + 2 * pp] & 0xFFFF) | (wq[g * stride + 2 * pp + 1] << 16);
+                int32_t x; /* the pair of weights, as vpdpwssd / vpmaddwd read it */
+                memcpy(&x, wq + g * stride + 2 * pp, 4);
                 __m256i wv = _mm256_set1_epi32(x);
                 for (int64_t c = 0; c < nd; c++)
                     acc[c] = _mm256_add_epi32(
@@ -617,32 +744,121 @@ static void pv_avx2(const int32_t *wq, int64_t G, int64_t stride, const int8_t *
 
 /* The softmax of one query's scores, as model.py's _attend: s = dot * qsc * ks, then
    exp(s - max) from the table, their tree sum, times v's scale, quantized to p_levels.
-   Elementwise float operations only (vectorised by the compiler, never reassociated). */
+   Elementwise float operations only, each the same IEEE operation in every lane (a max
+   is exact in any order); the vector loops below and the scalar tails give equal bits. */
+#if ISA_LEVEL == ISA_VNNI
+#define SM_LANES 16
+#elif ISA_LEVEL == ISA_AVX2
+#define SM_LANES 8
+#else
+#define SM_LANES 1
+#endif
+
+#if ISA_LEVEL == ISA_AVX2
+static inline float hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+#endif
+
 static float softmax_row(const Model *m, const int32_t *dots, int64_t L, float qsc, const float *ks, const float *vs,
-                         float *s, float *tree, int32_t *wq, float *scale_out) {
-    float top = -INFINITY;
-    for (int64_t j = 0; j < L; j++) {
+                         float *s, float *tree, int16_t *wq, float *scale_out) {
+    int64_t vec = SM_LANES > 1 ? L / SM_LANES * SM_LANES : 0, j;
+    float top = -INFINITY, last = (float)m->exp_last, wmax = 0.0f;
+    const float *table = m->exp_table;
+    /* scores and their max */
+#if ISA_LEVEL == ISA_VNNI
+    __m512 vtop = _mm512_set1_ps(-INFINITY), vq = _mm512_set1_ps(qsc);
+    for (j = 0; j < vec; j += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(dots + j))), vq),
+                                 _mm512_loadu_ps(ks + j));
+        _mm512_storeu_ps(s + j, v);
+        vtop = _mm512_max_ps(vtop, v);
+    }
+    if (vec)
+        top = _mm512_reduce_max_ps(vtop);
+#elif ISA_LEVEL == ISA_AVX2
+    __m256 vtop = _mm256_set1_ps(-INFINITY), vq = _mm256_set1_ps(qsc);
+    for (j = 0; j < vec; j += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(dots + j))), vq),
+                                 _mm256_loadu_ps(ks + j));
+        _mm256_storeu_ps(s + j, v);
+        vtop = _mm256_max_ps(vtop, v);
+    }
+    if (vec)
+        top = hmax256(vtop);
+#endif
+    for (j = vec; j < L; j++) {
         float v = ((float)dots[j] * qsc) * ks[j];
         s[j] = v;
         top = v > top ? v : top;
     }
-    float last = (float)m->exp_last;
-    for (int64_t j = 0; j < L; j++) {
+    /* exp(s - top) from the table, into the tree to sum */
+#if ISA_LEVEL == ISA_VNNI
+    __m512 vt = _mm512_set1_ps(top), vl = _mm512_set1_ps(last);
+    for (j = 0; j < vec; j += 16) {
+        __m512 i = _mm512_roundscale_ps(_mm512_sub_ps(vt, _mm512_loadu_ps(s + j)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        i = _mm512_min_ps(i, vl);
+        _mm512_storeu_ps(tree + j, _mm512_i32gather_ps(_mm512_cvttps_epi32(i), table, 4));
+    }
+#elif ISA_LEVEL == ISA_AVX2
+    __m256 vt = _mm256_set1_ps(top), vl = _mm256_set1_ps(last);
+    for (j = 0; j < vec; j += 8) {
+        __m256 i = _mm256_round_ps(_mm256_sub_ps(vt, _mm256_loadu_ps(s + j)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        i = _mm256_min_ps(i, vl);
+        _mm256_storeu_ps(tree + j, _mm256_i32gather_ps(table, _mm256_cvttps_epi32(i), 4));
+    }
+#endif
+    for (j = vec; j < L; j++) {
         float i = rintf(top - s[j]);
         i = i < last ? i : last;
-        s[j] = m->exp_table[(int32_t)i];
+        tree[j] = table[(int32_t)i];
     }
-    memcpy(tree, s, L * sizeof(float));
-    float total = tree_sum(tree, L);
-    float wmax = 0.0f;
-    for (int64_t j = 0; j < L; j++) {
-        float e = s[j] * vs[j];
+    /* e * v's scale, before the tree sum overwrites the exps */
+#if ISA_LEVEL == ISA_VNNI
+    __m512 vw = _mm512_setzero_ps();
+    for (j = 0; j < vec; j += 16) {
+        __m512 e = _mm512_mul_ps(_mm512_loadu_ps(tree + j), _mm512_loadu_ps(vs + j));
+        _mm512_storeu_ps(s + j, e);
+        vw = _mm512_max_ps(vw, e);
+    }
+    if (vec)
+        wmax = _mm512_reduce_max_ps(vw);
+#elif ISA_LEVEL == ISA_AVX2
+    __m256 vw = _mm256_setzero_ps();
+    for (j = 0; j < vec; j += 8) {
+        __m256 e = _mm256_mul_ps(_mm256_loadu_ps(tree + j), _mm256_loadu_ps(vs + j));
+        _mm256_storeu_ps(s + j, e);
+        vw = _mm256_max_ps(vw, e);
+    }
+    if (vec)
+        wmax = hmax256(vw);
+#endif
+    for (j = vec; j < L; j++) {
+        float e = tree[j] * vs[j];
         s[j] = e;
         wmax = e > wmax ? e : wmax;
     }
+    float total = tree_sum(tree, L);
     float scale = (wmax > TINY ? wmax : TINY) / (float)m->p_levels;
-    for (int64_t j = 0; j < L; j++)
-        wq[j] = (int32_t)rintf(s[j] / scale);
+    /* the weights, quantized */
+#if ISA_LEVEL == ISA_VNNI
+    __m512 vs_ = _mm512_set1_ps(scale);
+    for (j = 0; j < vec; j += 16)
+        _mm256_storeu_si256((__m256i *)(wq + j), _mm512_cvtepi32_epi16(_mm512_cvttps_epi32(_mm512_roundscale_ps(
+            _mm512_div_ps(_mm512_loadu_ps(s + j), vs_), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))));
+#elif ISA_LEVEL == ISA_AVX2
+    __m256 vs_ = _mm256_set1_ps(scale);
+    for (j = 0; j < vec; j += 8) {
+        __m256i i = _mm256_cvttps_epi32(_mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(s + j), vs_),
+                                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm_storeu_si128((__m128i *)(wq + j), _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1)));
+    }
+#endif
+    for (j = vec; j < L; j++)
+        wq[j] = (int16_t)rintf(s[j] / scale); /* <= p_levels < 2^15 */
     wq[L] = 0; /* the second of a last, half-filled pair of positions weighs 0 */
     *scale_out = scale;
     return total;
@@ -658,7 +874,8 @@ static void attend(Work *w, int tid, int64_t li, int64_t r, int64_t hk) {
     const int8_t *vals = w->c->v[li] + head * cap * D;
     const float *ks = w->c->ks[li] + head * cap, *vs = w->c->vs[li] + head * cap;
     float *s = w->fbuf[tid], *tree = s + cap;
-    int32_t *dots = w->ibuf[tid], *wq = dots + G * cap; /* (G, cap) each */
+    int32_t *dots = w->ibuf[tid];               /* (G, cap) */
+    int16_t *wq = (int16_t *)(dots + G * cap); /* (G, cap) */
     int64_t nb = (L + KEY_BLOCK - 1) / KEY_BLOCK, npairs = (L + 1) / 2;
     const int16_t *q = w->qq + (r * H + hk * G) * D;
 #if ISA_LEVEL == ISA_VNNI
@@ -728,7 +945,18 @@ static void forward_thread(Work *w, int tid) {
         for (int64_t r = lo; r < hi; r++) {
             const float *g = w->big + r * 2 * hid, *u = g + hid;
             float *a = w->h + r * hid;
-            for (int64_t i = 0; i < hid; i++) {
+            int64_t i = 0;
+#if ISA_LEVEL == ISA_VNNI
+            __m512 vg = _mm512_set1_ps(grid), lo_ = _mm512_set1_ps(-half), hi_ = _mm512_set1_ps(half);
+            for (; i + 16 <= hid; i += 16) {
+                __m512 gi = _mm512_loadu_ps(g + i);
+                __m512 idx = _mm512_roundscale_ps(_mm512_mul_ps(gi, vg), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                idx = _mm512_min_ps(_mm512_max_ps(idx, lo_), hi_);
+                __m512 sg = _mm512_i32gather_ps(_mm512_cvttps_epi32(_mm512_add_ps(idx, hi_)), m->sigmoid, 4);
+                _mm512_storeu_ps(a + i, _mm512_mul_ps(_mm512_mul_ps(sg, gi), _mm512_loadu_ps(u + i)));
+            }
+#endif
+            for (; i < hid; i++) {
                 float idx = rintf(g[i] * grid);
                 idx = idx < -half ? -half : (idx > half ? half : idx);
                 a[i] = (m->sigmoid[(int64_t)(idx + half)] * g[i]) * u[i];
@@ -807,8 +1035,9 @@ static int work_alloc(Work *w) {
     for (int64_t r = 0; r < M; r++) {
         char *p = actmem + r * kpmax * 9;
         w->acts[r].q = (int16_t *)p;
-        w->acts[r].hk = (int32_t *)(p + 2 * kpmax);
-        w->acts[r].hv = (int16_t *)(p + 6 * kpmax);
+        w->acts[r].hg = (int32_t *)(p + 2 * kpmax); /* kpmax / 4 groups at most, 4 bytes each */
+        w->acts[r].hp = (uint32_t *)(p + 3 * kpmax);
+        w->acts[r].hn = (uint32_t *)(p + 4 * kpmax);
         w->acts[r].u = (uint8_t *)(p + 8 * kpmax);
         w->act_ptr[r] = &w->acts[r];
     }
@@ -933,8 +1162,9 @@ int ENTRY(head)(const Model *m, const float *h, int64_t n, float *logits, int th
         for (int64_t r = 0; r < n; r++) {
             char *p = mem + r * kp * 9;
             w->acts[r].q = (int16_t *)p;
-            w->acts[r].hk = (int32_t *)(p + 2 * kp);
-            w->acts[r].hv = (int16_t *)(p + 6 * kp);
+            w->acts[r].hg = (int32_t *)(p + 2 * kp);
+            w->acts[r].hp = (uint32_t *)(p + 3 * kp);
+            w->acts[r].hn = (uint32_t *)(p + 4 * kp);
             w->acts[r].u = (uint8_t *)(p + 8 * kp);
             w->act_ptr[r] = &w->acts[r];
         }
@@ -959,9 +1189,28 @@ void ENTRY(weights)(const float *logits, int64_t n, int64_t vocab, const float *
         const float *l = logits + r * vocab;
         double *o = out + r * stride;
         float top = -INFINITY;
-        for (int64_t j = 0; j < vocab; j++)
+        int64_t j = 0;
+#if ISA_LEVEL == ISA_VNNI
+        __m512 vt = _mm512_set1_ps(-INFINITY);
+        for (; j + 16 <= vocab; j += 16)
+            vt = _mm512_max_ps(vt, _mm512_loadu_ps(l + j));
+        top = _mm512_reduce_max_ps(vt);
+#endif
+        for (; j < vocab; j++)
             top = l[j] > top ? l[j] : top;
-        for (int64_t j = 0; j < vocab; j++) {
+        j = 0;
+#if ISA_LEVEL == ISA_VNNI
+        __m512 vtop = _mm512_set1_ps(top), vg = _mm512_set1_ps(g), vlast = _mm512_set1_ps(lastf);
+        for (; j + 16 <= vocab; j += 16) {
+            __m512 i = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(vtop, _mm512_loadu_ps(l + j)), vg),
+                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            i = _mm512_min_ps(_mm512_max_ps(i, _mm512_setzero_ps()), vlast);
+            __m512 e = _mm512_i32gather_ps(_mm512_cvttps_epi32(i), table, 4);
+            _mm512_storeu_pd(o + j, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+            _mm512_storeu_pd(o + j + 8, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+        }
+#endif
+        for (; j < vocab; j++) {
             float i = rintf((top - l[j]) * g);
             i = i < 0.0f ? 0.0f : (i > lastf ? lastf : i);
             o[j] = (double)table[(int64_t)i];
@@ -977,8 +1226,21 @@ void ENTRY(weights)(const float *logits, int64_t n, int64_t vocab, const float *
 double ENTRY(online_adjust)(double *q, int64_t vocab, const double *table, const int64_t *index, double *p,
                              int bias) {
     const double fixed = 4294967296.0;
-    int64_t sum = 0;
-    for (int64_t j = 0; j < vocab; j++) {
+    int64_t sum = 0, j = 0;
+#if ISA_LEVEL == ISA_VNNI
+    __m512i vsum = _mm512_setzero_si512();
+    __m512d vf = _mm512_set1_pd(fixed);
+    for (; j + 8 <= vocab; j += 8) {
+        __m512d v = _mm512_loadu_pd(q + j);
+        if (bias)
+            v = _mm512_mul_pd(v, _mm512_i64gather_pd(_mm512_loadu_si512((const void *)(index + j)), table, 8));
+        v = _mm512_roundscale_pd(_mm512_mul_pd(v, vf), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        _mm512_storeu_pd(q + j, v);
+        vsum = _mm512_add_epi64(vsum, _mm512_cvttpd_epi64(v)); /* integers below 2^33: exact in any order */
+    }
+    sum = _mm512_reduce_add_epi64(vsum);
+#endif
+    for (; j < vocab; j++) {
         double v = q[j];
         if (bias)
             v = v * table[index[j]];
