@@ -27,7 +27,7 @@ from ...errors import ModelError
 if TYPE_CHECKING:  # torch is imported where a model runs: the coder's online models need only numpy
     import torch
 
-VERSION = 1  # core.c's CORE_VERSION: the structures below
+VERSION = 2  # core.c's CORE_VERSION: the structures below
 KEY_BLOCK = 16  # core.c's KEY_BLOCK: a blocked cache's capacity is a multiple of it
 ISAS = {"default": 0, "generic": 0, "avx2": 1, "avx512": 2, "avx512vnni": 2}  # caps by name
 ISA_NAMES = {0: "plain C", 1: "AVX2", 2: "AVX512-VNNI"}
@@ -36,7 +36,7 @@ note = "not loaded yet"  # what library() found, for `llmpack doctor`
 
 
 class _Lin(ctypes.Structure):
-    _fields_ = [("n", I64), ("k", I64), ("np", I64), ("kp", I64), ("packed", PTR), ("wt", PTR), ("colsum", PTR),
+    _fields_ = [("n", I64), ("k", I64), ("np", I64), ("kp", I64), ("packed", PTR), ("colsum", PTR),
                 ("scale", PTR), ("bias", PTR)]
 
 
@@ -124,11 +124,10 @@ class PackedLinear:
         padded = np.zeros((np_, kp), dtype=np.int8)
         padded[:n, :k] = w
         self.packed = np.ascontiguousarray(padded.reshape(np_ // 16, 16, kp // 4, 4).transpose(0, 2, 1, 3))
-        self.wt = np.ascontiguousarray(w.T)
         self.colsum = padded.astype(np.int32).sum(axis=1).astype(np.int32)
         self.scale = np.ascontiguousarray(scale.reshape(-1).numpy(), dtype=np.float32)
         self.bias = None if bias is None else np.ascontiguousarray(bias.numpy(), dtype=np.float32)
-        self.struct = _Lin(n, k, np_, kp, _ptr(self.packed), _ptr(self.wt), _ptr(self.colsum), _ptr(self.scale),
+        self.struct = _Lin(n, k, np_, kp, _ptr(self.packed), _ptr(self.colsum), _ptr(self.scale),
                            _ptr(self.bias) if self.bias is not None else None)
 
 

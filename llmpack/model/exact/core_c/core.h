@@ -32,7 +32,6 @@
 typedef struct {
     int64_t n, k, np, kp;
     const int8_t *packed;
-    const int8_t *wt;
     const int32_t *colsum; /* (np): sum over k of w[n][k] */
     const float *scale;    /* (n) */
     const float *bias;     /* (n) or NULL */
@@ -65,7 +64,7 @@ typedef struct {
     float **ks, **vs;
 } Cache;
 
-#define CORE_VERSION 1 /* core.py's VERSION: bumped when the structures above change */
+#define CORE_VERSION 2 /* core.py's VERSION: bumped when the structures above change */
 
 /* Each engine (engine.h, compiled per instruction set) exports these, suffixed. */
 #define ENGINE_API(v)                                                                                           \
