@@ -40,18 +40,20 @@ def main() -> int:
     ap.add_argument("--baselines", default=",".join(DEFAULT_BASELINES), help=f"comma list from: {', '.join(BASELINES)}")
     ap.add_argument("--modes", default="arithmetic", help="comma list of llmpack modes: arithmetic, semantic, summary, fidelity")
     ap.add_argument("--seeds", type=int, default=None, help="semantic/summary: seeds tried per section")
+    ap.add_argument("--level", type=int, default=None, help="arithmetic/fidelity level (default: the default level)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args()
 
     t = time.perf_counter()
-    compressor = llmpack.Compressor(model=args.model)
+    level = {"level": args.level} if args.level else {}
+    compressor = llmpack.Compressor(model=args.model, **level)
     compressor.compress(b"warm up")  # loads the model (and converts it on first use)
     lm = compressor.ctx.model
     decompressor = llmpack.Decompressor(model=lm)
     print(f"model loaded in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     modes = [m for m in args.modes.split(",") if m]
     options = {"seeds": args.seeds} if args.seeds else {}
-    compressors = {m: compressor if m == "arithmetic" else llmpack.Compressor(mode=m, model=lm, **options) for m in modes}
+    compressors = {m: compressor if m == "arithmetic" else llmpack.Compressor(mode=m, model=lm, **options, **(level if m == "fidelity" else {})) for m in modes}
 
     rows = []
     for spec in args.files:

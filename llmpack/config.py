@@ -56,22 +56,23 @@ class Level:
 
 
 # Segments are decoded in lockstep, one token per step for all rows: decode time grows
-# with segment length (context), compression improves with it. Measured on alice29
-# (eval/levels.py; README table): level 5, 1280-token segments, is the shortest at
-# most 1.12 bits/byte (1.110; 1152 tokens: 1.122) and decodes faster than format 3's
-# default; level 6 (2048) gives 1.088 and decodes 1.2x slower than that.
+# with segment length (context), compression improves with it. The default is the
+# level with the best ratio that encodes and decodes alice29 at 3 KB/s or more on the
+# 2-core machine with the compiled core (eval/levels.py; docs/BENCHMARKS.md): level 4,
+# 896-token segments, 1.141 bits/byte, about 3.2 KB/s each way; level 5 (1280) gives
+# 1.110 at about 2.7 KB/s decoding, bound by memory traffic (weights and KV caches).
 LEVELS: dict[int, Level] = {
     1: Level(256, 4),
     2: Level(512, 4),
     3: Level(768, 4),  # format 3's default
-    4: Level(1024, 5),
+    4: Level(896, 5),  # the default
     5: Level(1280, 5),
     6: Level(2048, 5),
     7: Level(4096, 6),
     8: Level(8192, 6),
     9: Level(16384, 6),
 }
-DEFAULT_LEVEL = 5
+DEFAULT_LEVEL = 4
 
 
 @dataclass
@@ -89,7 +90,7 @@ class ArithmeticConfig:
     # torch threads; None: torch's default (every core). Speed only: the exact engine's
     # numbers do not depend on it, so it is not recorded.
     threads: int | None = None
-    device: str = "auto"  # "auto" (a GPU where there is one), "cpu" or "cuda"; not recorded either
+    device: str = "auto"  # "auto" (the CPU: faster than a GPU for this engine), "cpu" or "cuda"; not recorded either
     # Replace CRLF by LF before modelling when that is reversible (no bare LF in the input).
     normalize_newlines: bool = True
     # Per-segment fallback: keep zstd (or raw bytes) where they beat the model.

@@ -198,6 +198,9 @@ def test_doctor_names_the_backend_and_numerics(run, tiny_model_dir, monkeypatch)
     assert result.exit_code == 0, result.output
     assert f"numerics: {DEFAULT.tag()}" in result.output
     assert "backend: portable" in result.output and "no AVX512-VNNI or AMX" in result.output
+    from llmpack.model.exact import core
+
+    assert f"compiled core: {core.note}\n" in result.output and core.note != "not loaded yet"
     assert run("doctor", "-m", "/no/such/model").exit_code == 1
 
 

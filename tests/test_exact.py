@@ -77,6 +77,19 @@ def test_same_bits_on_cuda(golden):
     assert torch.equal(torch.stack(steps, dim=1), full[:, 280:])
 
 
+def test_auto_device_is_the_cpu_even_where_a_gpu_is_seen(monkeypatch):
+    """--device auto never picks the GPU (slower than the CPU for this engine); cuda only
+    when asked, and an error where there is none."""
+    from llmpack.errors import LLMPackError
+    from llmpack.model.exact.backends import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cpu" and resolve_device("cuda") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(LLMPackError, match="no CUDA device"):
+        resolve_device("cuda")
+
+
 @pytest.mark.parametrize("name", sorted(OTHER_CPUS))
 def test_same_bits_on_other_cpus_in_subprocesses(name):
     env = {**os.environ, **OTHER_CPUS[name]}

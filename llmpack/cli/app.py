@@ -173,7 +173,7 @@ QuietOpt = typer.Option(False, "-q", "--quiet", help="No progress bar, no warnin
 VerboseOpt = typer.Option(False, "-v", "--verbose", help="Print sizes and speed for each file.")
 RecursiveOpt = typer.Option(False, "-r", "--recursive", help="Walk folders given as inputs.")
 ModelOpt = typer.Option(None, "-m", "--model", help="Model: registry id or alias (default smollm2-135m), a Hugging Face folder, or a .gguf file.")
-DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the GPU if there is one), cpu or cuda. Files are the same either way.")
+DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the CPU, faster than a GPU for this engine), cpu or cuda. Files are the same either way.")
 RayOpt = typer.Option(None, "--ray", help="Run the model work on a Ray cluster: --ray alone starts a local one for this job; "
                       "--ray auto joins this machine's cluster, --ray HOST:PORT another. Outputs are byte-identical. "
                       "Needs: pip install 'llmpack[ray]'.", metavar="[ADDRESS]")
@@ -582,8 +582,9 @@ def doctor(model: Optional[str] = ModelOpt) -> None:
         typer.echo(f"backend: {exact.backend.name}")
         for note in exact.backend_notes:
             typer.echo(f"  {note}")
-        from ..model.exact import kernels
+        from ..model.exact import core, kernels
 
+        typer.echo(f"compiled core: {core.note}")
         typer.echo(f"attention kernels: {kernels.note}")
 
 

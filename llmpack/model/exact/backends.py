@@ -141,12 +141,14 @@ def choose(weights: list[torch.Tensor], act_levels: int, wanted: str = "auto") -
 
 
 def resolve_device(name: str = "auto") -> str:
-    """"auto": the GPU where torch sees one, else the CPU. Files are the same either way."""
+    """The device the exact engine runs on; files are the same on every one. "auto" is the
+    CPU: the engine's many small steps run slower on a GPU than on two CPU cores with the
+    compiled core (docs/DESIGN.md, "GPU"), so a GPU is used only when asked for."""
     from ...errors import LLMPackError
 
-    cuda = torch.cuda.is_available()
     if name == "auto":
-        return "cuda" if cuda else "cpu"
+        return "cpu"
+    cuda = torch.cuda.is_available()
     if name not in ("cpu", "cuda"):
         raise LLMPackError(f"unknown device '{name}' (choose from: auto, cpu, cuda)")
     if name == "cuda" and not cuda:
