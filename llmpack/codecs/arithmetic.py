@@ -10,6 +10,7 @@ token per row and step, and computes the same weights on any machine.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -317,14 +318,29 @@ class ArithmeticCodec(Codec):
         encoders = [rangecoder.Encoder() for _ in tokens]
         token_bits: list[list[float]] = [[] for _ in tokens]  # per piece, the model's cost of each token
         skips = [len(pre) - 1 for pre in prefixes]
-        for j, start, weights in engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, skips):
+
+        def code(j: int, start: int, weights) -> int:
+            """The per-token work of one block of positions: online models, range coding."""
             symbols = tokens[j][start : start + len(weights)]
             if online is not None:
                 online[j].learn(weights, symbols)
             encoders[j].encode_all(symbols, weights)
             token_bits[j] += engine.bits(weights, symbols)
-            done += len(tok.decode(symbols))
-            ctx.report(done, total)
+            return len(tok.decode(symbols))
+
+        # One helper thread codes each block while the model computes the next (the
+        # model's work runs in C or torch without the GIL); blocks are coded in order,
+        # so the bits are those of coding them one after the other.
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            pending = None
+            for item in engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, skips, keep=2):
+                if pending is not None:
+                    done += pending.result()
+                    ctx.report(done, total)
+                pending = helper.submit(code, *item)
+            if pending is not None:
+                done += pending.result()
+                ctx.report(done, total)
         coded = [Segment(MODEL, len(p), len(t), e.finish(trim), crc32(p), trim) for p, t, e in zip(pieces, tokens, encoders)]
         return coded, tokens, token_bits
 

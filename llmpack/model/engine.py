@@ -32,17 +32,20 @@ HEAD_ROWS = 64
 
 class _Weights:
     """Reused float64 buffers for the coder: exp(logit - max) for the vocabulary, then zeros
-    for the coder's virtual symbols. A returned view is valid until the next call."""
+    for the coder's virtual symbols. A returned view is valid for the next `keep` - 1
+    calls (the buffers are taken in turn)."""
 
-    def __init__(self, exact, symbol_count: int) -> None:
+    def __init__(self, exact, symbol_count: int, keep: int = 1) -> None:
         self.exact, self.symbol_count = exact, symbol_count
-        self.buf = np.zeros((0, symbol_count), dtype=np.float64)
+        self.bufs = [np.zeros((0, symbol_count), dtype=np.float64) for _ in range(keep)]
+        self.turn = 0
 
     def __call__(self, logits: torch.Tensor) -> np.ndarray:
         n, vocab = logits.shape
-        if self.buf.shape[0] < n:
-            self.buf = np.zeros((n, self.symbol_count), dtype=np.float64)
-        out = self.buf[:n]
+        self.turn = (self.turn + 1) % len(self.bufs)
+        if self.bufs[self.turn].shape[0] < n:
+            self.bufs[self.turn] = np.zeros((n, self.symbol_count), dtype=np.float64)
+        out = self.bufs[self.turn][:n]
         if self.exact.core is not None and logits.device.type == "cpu":
             self.exact.core.weights_into(logits, out, self.exact.num.exp_grid)
         else:
@@ -144,15 +147,15 @@ class Lockstep:
 
 
 def sequence_weights(exact, inputs: list[list[int]], symbol_count: int, window: Window = UNLIMITED,
-                     skip: int | list[int] = 0):
+                     skip: int | list[int] = 0, keep: int = 1):
     """For each input sequence (model ids, start token first), the next-token weights at
     every position from `skip` on (one number, or one per input: a prefix's outputs are
     not needed), as (index, start, weights): weights (n, symbols) for
     positions start..start+n-1 of inputs[index], in order of index then start, each valid
-    until the next item. Computed window by window (Window.starts) in full-sequence
+    until `keep` more items have been taken. Computed window by window (Window.starts) in full-sequence
     passes of several right-padded rows (padding never changes a row's numbers); the LM
     head runs HEAD_ROWS positions at a time."""
-    weights = _Weights(exact, symbol_count)
+    weights = _Weights(exact, symbol_count, keep)
     skips = skip if isinstance(skip, list) else [skip] * len(inputs)
     views = [(j, a, end, emit) for j, x in enumerate(inputs) for a, end, emit in window.starts(len(x))
              if end > skips[j]]
