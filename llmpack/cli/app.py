@@ -20,7 +20,7 @@ from typing import Optional
 
 import typer
 
-from ..config import SUFFIX
+from ..config import DEFAULT_LEVEL, SUFFIX
 from . import paths
 from .cluster import DECODE_FILES_PER_WORKER, check_workers, on_cluster
 from .group import EXIT_INTERRUPTED, EXIT_USAGE, Group
@@ -208,7 +208,7 @@ def encode(
     prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: semantic 1 per 32 text tokens, 8-48; summary 48]."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per 32-token chunk of each section [default: 1]."),
     residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: model, diff, lm or auto (the smallest) [default: auto]."),
-    level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help="arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: 5]."),
+    level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help=f"arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: {DEFAULT_LEVEL}]."),
     fidelity: Optional[float] = typer.Option(None, "--fidelity", min=-1.0, max=1.0, help="Lossy: replace the costliest sentences by the model's own text, or drop them, while the text keeps at least this similarity (MiniLM cosine) to the original; implies --mode fidelity [default: 0.95]."),
     dictionary: Optional[str] = DictOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."),
