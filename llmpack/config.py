@@ -59,8 +59,9 @@ class Level:
 # with segment length (context), compression improves with it. The default is the
 # level with the best ratio that encodes and decodes alice29 at 3 KB/s or more on the
 # 2-core machine with the compiled core (eval/levels.py; docs/BENCHMARKS.md): level 4,
-# 896-token segments, 1.141 bits/byte, 3.0-3.4 KB/s each way (2.75 decoding under host load); level 5 (1280) gives
-# 1.110 at about 2.7 KB/s decoding, bound by memory traffic (weights and KV caches).
+# 896-token segments, 1.141 bits/byte, 3.0-3.4 KB/s each way (decoding 2.75 under host
+# load); level 5 (1280) gives 1.110 at about 2.7 KB/s decoding, bound by memory traffic
+# (weights and KV caches).
 LEVELS: dict[int, Level] = {
     1: Level(256, 4),
     2: Level(512, 4),
