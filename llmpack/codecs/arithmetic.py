@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import copy
 import functools
 import hashlib
+import itertools
 
 from ..config import ArithmeticConfig
 from ..config import EXACT_FORMAT
@@ -331,16 +332,14 @@ class ArithmeticCodec(Codec):
         # One helper thread codes each block while the model computes the next (the
         # model's work runs in C or torch without the GIL); blocks are coded in order,
         # so the bits are those of coding them one after the other.
+        blocks = engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, skips, keep=2)
         with ThreadPoolExecutor(max_workers=1) as helper:
             pending = None
-            for item in engine.sequence_weights(exact, inputs, tok.symbol_count, profile.window, skips, keep=2):
+            for item in itertools.chain(blocks, [None]):  # None: the last block's turn to finish
                 if pending is not None:
                     done += pending.result()
                     ctx.report(done, total)
-                pending = helper.submit(code, *item)
-            if pending is not None:
-                done += pending.result()
-                ctx.report(done, total)
+                pending = helper.submit(code, *item) if item is not None else None
         coded = [Segment(MODEL, len(p), len(t), e.finish(trim), crc32(p), trim) for p, t, e in zip(pieces, tokens, encoders)]
         return coded, tokens, token_bits
 

@@ -152,9 +152,9 @@ def sequence_weights(exact, inputs: list[list[int]], symbol_count: int, window: 
     every position from `skip` on (one number, or one per input: a prefix's outputs are
     not needed), as (index, start, weights): weights (n, symbols) for
     positions start..start+n-1 of inputs[index], in order of index then start, each valid
-    until `keep` more items have been taken. Computed window by window (Window.starts) in full-sequence
-    passes of several right-padded rows (padding never changes a row's numbers); the LM
-    head runs HEAD_ROWS positions at a time."""
+    until `keep` more items have been taken. Computed window by window (Window.starts) in
+    full-sequence passes of several right-padded rows (padding never changes a row's
+    numbers); the LM head runs HEAD_ROWS positions at a time."""
     weights = _Weights(exact, symbol_count, keep)
     skips = skip if isinstance(skip, list) else [skip] * len(inputs)
     views = [(j, a, end, emit) for j, x in enumerate(inputs) for a, end, emit in window.starts(len(x))

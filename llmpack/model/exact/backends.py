@@ -148,10 +148,9 @@ def resolve_device(name: str = "auto") -> str:
 
     if name == "auto":
         return "cpu"
-    cuda = torch.cuda.is_available()
     if name not in ("cpu", "cuda"):
         raise LLMPackError(f"unknown device '{name}' (choose from: auto, cpu, cuda)")
-    if name == "cuda" and not cuda:
+    if name == "cuda" and not torch.cuda.is_available():
         raise LLMPackError("--device cuda: torch sees no CUDA device here")
     return name
 

@@ -50,6 +50,16 @@ static void rms_norm(const float *x, const float *weight, int64_t n, float eps, 
         out[i] = (x[i] * inv) * weight[i];
 }
 
+#if ISA_LEVEL == ISA_AVX2
+/* The largest of 8 floats (a max is exact in any order). */
+static inline float hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+#endif
+
 /* max(0, max |x[i]|): exact in any order. */
 static float absmax(const float *x, int64_t n) {
     float top = 0.0f;
@@ -63,10 +73,7 @@ static float absmax(const float *x, int64_t n) {
     __m256 t = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.0f);
     for (; i + 8 <= n; i += 8)
         t = _mm256_max_ps(t, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-    top = _mm_cvtss_f32(m);
+    top = hmax256(t);
 #endif
     for (; i < n; i++) {
         float a = fabsf(x[i]);
@@ -97,6 +104,23 @@ typedef struct {
     float s;
 } Act;
 
+/* Records group g of a's inputs (4 of them) if any has a high part h = (q + 128) div 256. */
+static inline void act_high(Act *a, int64_t g) {
+    uint32_t hp = 0, hn = 0;
+    for (int j = 0; j < 4; j++) {
+        int32_t h = ((int32_t)a->q[4 * g + j] + 128) >> 8;
+        if (h > 0)
+            hp |= (uint32_t)h << (8 * j);
+        else if (h < 0)
+            hn |= (uint32_t)(-h) << (8 * j);
+    }
+    if (hp | hn) {
+        a->hg[a->ng] = (int32_t)g;
+        a->hp[a->ng] = hp;
+        a->hn[a->ng++] = hn;
+    }
+}
+
 static void act_prepare(Act *a, const float *x, int64_t k, int64_t kp, int64_t levels, int vnni) {
     a->s = quantize(x, k, levels, a->q);
     for (int64_t i = k; i < kp; i++)
@@ -112,38 +136,15 @@ static void act_prepare(Act *a, const float *x, int64_t k, int64_t kp, int64_t l
                                      _mm512_set1_epi32(128));
         _mm_storeu_si128((__m128i *)(a->u + 4 * g), _mm512_cvtepi32_epi8(v)); /* v mod 256 */
         __mmask16 high = _mm512_test_epi32_mask(v, _mm512_set1_epi32(~255));
-        for (int gg = 0; high; gg++, high >>= 4) {
-            if (!(high & 15))
-                continue;
-            uint32_t hp = 0, hn = 0;
-            for (int j = 0; j < 4; j++) {
-                int32_t h = ((int32_t)a->q[4 * (g + gg) + j] + 128) >> 8;
-                if (h > 0)
-                    hp |= (uint32_t)h << (8 * j);
-                else if (h < 0)
-                    hn |= (uint32_t)(-h) << (8 * j);
-            }
-            a->hg[a->ng] = (int32_t)(g + gg);
-            a->hp[a->ng] = hp;
-            a->hn[a->ng++] = hn;
-        }
+        for (int gg = 0; high; gg++, high >>= 4)
+            if (high & 15)
+                act_high(a, g + gg);
     }
 #endif
     for (; g < kp / 4; g++) {
-        uint32_t hp = 0, hn = 0;
-        for (int j = 0; j < 4; j++) {
-            int32_t v = (int32_t)a->q[4 * g + j] + 128, h = v >> 8; /* v = 256 h + (v & 255) */
-            a->u[4 * g + j] = (uint8_t)(v & 255);
-            if (h > 0)
-                hp |= (uint32_t)h << (8 * j);
-            else if (h < 0)
-                hn |= (uint32_t)(-h) << (8 * j);
-        }
-        if (hp | hn) {
-            a->hg[a->ng] = (int32_t)g;
-            a->hp[a->ng] = hp;
-            a->hn[a->ng++] = hn;
-        }
+        for (int j = 0; j < 4; j++) /* q + 128 = 256 h + u */
+            a->u[4 * g + j] = (uint8_t)(((int32_t)a->q[4 * g + j] + 128) & 255);
+        act_high(a, g);
     }
 }
 
@@ -461,6 +462,16 @@ struct Work {
     int64_t acc_size;
 };
 
+/* Points Act a at its part of a row's scratch memory p (9 * kp bytes for inputs padded to
+   kp): q, then the high groups (kp / 4 at most, 4 bytes each per array), then u. */
+static void act_bind(Act *a, char *p, int64_t kp) {
+    a->q = (int16_t *)p;
+    a->hg = (int32_t *)(p + 2 * kp);
+    a->hp = (uint32_t *)(p + 3 * kp);
+    a->hn = (uint32_t *)(p + 4 * kp);
+    a->u = (uint8_t *)(p + 8 * kp);
+}
+
 /* Quantize rows [lo, hi) of src (M x k) into the Act rows. */
 static void prepare_rows(Work *w, const float *src, int64_t k, int64_t kp, int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; r++)
@@ -676,8 +687,6 @@ static void pv_vnni(const int16_t *wq, int64_t G, int64_t stride, const int8_t *
                               int64_t D, int64_t *num) {
     if (G == 3 && D == 64) /* SmolLM2-135M */
         pv_vnni_tile(wq, 3, stride, vals, npairs, 4, num);
-    else if (G == 1 && D == 64)
-        pv_vnni_tile(wq, 1, stride, vals, npairs, 4, num);
     else if (D % 16 == 0 && D <= 128 && G <= 4)
         pv_vnni_tile(wq, (int)G, stride, vals, npairs, (int)(D / 16), num);
     else
@@ -751,15 +760,6 @@ static void pv_avx2(const int16_t *wq, int64_t G, int64_t stride, const int8_t *
 #define SM_LANES 8
 #else
 #define SM_LANES 1
-#endif
-
-#if ISA_LEVEL == ISA_AVX2
-static inline float hmax256(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
-    return _mm_cvtss_f32(m);
-}
 #endif
 
 static float softmax_row(const Model *m, const int32_t *dots, int64_t L, float qsc, const float *ks, const float *vs,
@@ -1032,12 +1032,7 @@ static int work_alloc(Work *w) {
         !w->ibuf || !actmem)
         return -1;
     for (int64_t r = 0; r < M; r++) {
-        char *p = actmem + r * kpmax * 9;
-        w->acts[r].q = (int16_t *)p;
-        w->acts[r].hg = (int32_t *)(p + 2 * kpmax); /* kpmax / 4 groups at most, 4 bytes each */
-        w->acts[r].hp = (uint32_t *)(p + 3 * kpmax);
-        w->acts[r].hn = (uint32_t *)(p + 4 * kpmax);
-        w->acts[r].u = (uint8_t *)(p + 8 * kpmax);
+        act_bind(&w->acts[r], actmem + r * kpmax * 9, kpmax);
         w->act_ptr[r] = &w->acts[r];
     }
     w->acc_size = 64 * 256;
@@ -1159,12 +1154,7 @@ int ENTRY(head)(const Model *m, const float *h, int64_t n, float *logits, int th
             rc = -1;
     if (rc == 0) {
         for (int64_t r = 0; r < n; r++) {
-            char *p = mem + r * kp * 9;
-            w->acts[r].q = (int16_t *)p;
-            w->acts[r].hg = (int32_t *)(p + 2 * kp);
-            w->acts[r].hp = (uint32_t *)(p + 3 * kp);
-            w->acts[r].hn = (uint32_t *)(p + 4 * kp);
-            w->acts[r].u = (uint8_t *)(p + 8 * kp);
+            act_bind(&w->acts[r], mem + r * kp * 9, kp);
             w->act_ptr[r] = &w->acts[r];
         }
         run_team(w, head_thread);
