@@ -98,9 +98,10 @@ class Decompressor:
         """device: where the model runs ("auto", "cpu", "cuda"); the decoded bytes are the same.
         dictionary: the priming text a file was compressed with (arithmetic mode's -D).
         pool: a llmpack.cluster.Pool to spread the model work over."""
-        from .model.exact.backends import resolve_device
+        if device != "auto":  # (auto is the CPU; checking needs torch, which a refused file should not wait for)
+            from .model.exact.backends import resolve_device
 
-        resolve_device(device)  # an unusable device is an error even for files that need no model
+            resolve_device(device)  # an unusable device is an error even for files that need no model
         self.ctx = _context(model, progress, pool)
         self.device = device
         self.dictionary = dictionary

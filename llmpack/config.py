@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import LLMPackError
+
 # --- container ---------------------------------------------------------------
 MAGIC = b"LLMP"  # first four bytes of every container
 FORMAT_VERSION = 5  # bumped on any incompatible change to docs/FORMAT.md
@@ -31,6 +33,14 @@ SUFFIX = ".llmp"  # default file suffix, like .gz / .zst
 CHECKSUM_BYTES = 4
 OLD_CHECKSUM_BYTES = 8  # formats 1-3
 FINGERPRINT_BYTES = 8  # truncated SHA-256 of weights + tokenizer, stored in the header
+
+# --- bounds on what a header may claim (a hostile file costs bounded time and memory) ----
+# Every count in a header is checked against what its payload can carry before anything
+# is allocated or a model steps: model-coded tokens by rangecoder.max_tokens, bytes by these.
+MAX_ORIGINAL_SIZE = 1 << 40  # llmpack holds an input in memory: a bigger original was never written
+MAX_TOKEN_BYTES = 1024  # longest token a tokenizer may decode to (SmolLM2's: 81); longer ones are not used
+ZSTD_MAX_EXPANSION = 1 << 15  # a zstd frame yields at most 128 KiB per 4-byte RLE block
+MAX_SECTION_TOKENS = 16384  # semantic/summary sections (the encoder cuts at max_section_tokens <= half this)
 
 # --- baseline / fallback ---------------------------------------------------------
 ZSTD_LEVEL = 19  # level for --mode zstd and for per-segment fallback (zstd's strongest non-ultra)
@@ -103,7 +113,7 @@ class ArithmeticConfig:
     def settings(self) -> tuple[int, int, int, int]:
         """(max_rows, min_segment_tokens, max_segment_tokens, profile) after the level."""
         if self.level not in LEVELS:
-            raise ValueError(f"level must be one of {min(LEVELS)}..{max(LEVELS)}")
+            raise LLMPackError(f"level must be one of {min(LEVELS)}..{max(LEVELS)} (got {self.level!r})")
         lv = LEVELS[self.level]
         pick = lambda value, default: default if value is None else value  # noqa: E731
         return (pick(self.max_rows, lv.max_rows), pick(self.min_segment_tokens, lv.segment_tokens),

@@ -45,3 +45,21 @@ def write_atomic(target: Path, data: bytes, like: os.stat_result | None = None) 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def untrusted(path: Path) -> str | None:
+    """Why a file or folder llmpack would load code or data from (the compiled core, a
+    converted model, the fingerprint memo) cannot be trusted, or None: it must belong to
+    this user (or root) and be writable by no one else (a group write bit is allowed for
+    the user's own primary group, as umask 002 with per-user groups leaves it), and so
+    must its folder."""
+    for p in (Path(path), Path(path).parent):
+        try:
+            st = os.stat(p)
+        except OSError as exc:
+            return f"{p}: {exc.strerror}"
+        if st.st_uid not in (os.geteuid(), 0):
+            return f"{p} belongs to another user"
+        if st.st_mode & stat.S_IWOTH or st.st_mode & stat.S_IWGRP and st.st_gid != os.getegid():
+            return f"{p} is writable by others"
+    return None

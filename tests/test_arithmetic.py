@@ -290,7 +290,12 @@ def test_hostile_segment_sizes_are_refused_before_allocating(tiny_model):
     assert len(params.segments) > 1
     params.segments[0].n_tokens = 10**12
     header.params = params.pack()
-    with pytest.raises(FormatError, match="segment sizes"):
+    with pytest.raises(FormatError, match="more tokens than its payload can hold"):
+        llmpack.Decompressor(model=tiny_model).decompress(container.pack(header, payload))
+    params.segments[0].n_tokens = 3
+    header.params = params.pack()  # fewer tokens than in truth: the sizes no longer add up
+    header.original_size = 10**12
+    with pytest.raises(FormatError, match="segment sizes do not add up"):
         llmpack.Decompressor(model=tiny_model).decompress(container.pack(header, payload))
 
 

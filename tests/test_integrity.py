@@ -117,9 +117,10 @@ def test_a_missing_registered_model_is_refused_before_loading(packed, monkeypatc
 def test_huge_sizes_in_a_header_are_refused_without_allocating(packed, tiny_model):
     blob = llmpack.compress(TEXT, mode="zstd")
     header, payload = container.unpack(blob)
-    header.original_size = 1 << 60
-    with pytest.raises(FormatError, match="wrong length"):
-        llmpack.decompress(container.pack(header, payload))
+    for size, message in ((1 << 60, "an original of"), (1 << 39, "cannot come from"), (len(TEXT) + 1, "wrong length")):
+        header.original_size = size
+        with pytest.raises(FormatError, match=message):
+            llmpack.decompress(container.pack(header, payload))
     header, payload = container.unpack(packed)
     from llmpack.codecs.arithmetic import Params
 

@@ -348,7 +348,7 @@ def _v4_file(tiny_model, data: bytes, lossy: bool) -> tuple[bytes, bytes]:
     info = llmpack.inspect(summary)
     approx = llmpack.decompress(summary, model=tiny_model)
     header, _ = container.unpack(summary)
-    base, codec = Params.unpack(header.params, 5, 10**6), semantic.SummaryCodec()
+    base, codec = Params.unpack(header.params, 5, header.original_size), semantic.SummaryCodec()
     codec._prompts(base, tiny_model)  # model-coded prompts: decoded
     regens = codec._regenerate_checked(base, tiny_model, Context())
     assert b"".join(regens) == approx

@@ -17,6 +17,7 @@ try:
 except ValueError:  # not the main thread: leave signals alone
     _previous = None
 
+from ..environment import prepare_process  # noqa: E402
 from .app import app  # noqa: E402
 
 if _previous is not None:
@@ -24,6 +25,7 @@ if _previous is not None:
 
 
 def main() -> None:
+    prepare_process()  # before anything loads torch
     try:
         app(prog_name="llmpack")
     except KeyboardInterrupt:

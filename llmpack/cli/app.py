@@ -43,8 +43,14 @@ MODES = ("arithmetic", "semantic", "summary", "zstd", "fidelity")
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def printable(text: str) -> str:
+    """Text from a file (a header's tags, ids, prompts) as it may reach a terminal: control
+    and formatting characters (escapes, bidi overrides, newlines) shown as escapes."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def _say(name: str, reason: str) -> None:
-    typer.echo(f"llmpack: {name}: {reason}", err=True)
+    typer.echo(f"llmpack: {printable(str(name))}: {printable(reason)}", err=True)
 
 
 def _reason(exc: BaseException) -> str:
@@ -397,11 +403,11 @@ def _show(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_show(v)}" for k, v in value.items()) or "-"
+        return ", ".join(f"{printable(str(k))} {_show(v)}" for k, v in value.items()) or "-"
     if isinstance(value, list):
         shown = ", ".join(map(_show, value[:8]))
         return f"{shown}, ... ({len(value)} items)" if len(value) > 8 else shown or "-"
-    return str(value)
+    return printable(str(value))
 
 
 @app.command()

@@ -19,8 +19,7 @@ import functools
 import hashlib
 import itertools
 
-from ..config import ArithmeticConfig
-from ..config import EXACT_FORMAT
+from ..config import EXACT_FORMAT, MAX_TOKEN_BYTES, ArithmeticConfig
 from ..coding.container import Header, Reader, Writer, checksum, crc32
 from ..errors import FormatError, IntegrityError, LLMPackError
 from ..model.exact.numerics import DEFAULT as DEFAULT_NUMERICS, Numerics
@@ -28,7 +27,7 @@ from ..coding import profiles, rangecoder, segments as seg, workers
 from ..coding.online import OFF, Online
 from ..coding.profiles import UNLIMITED, Profile
 from .base import Codec, Context, Encoded
-from .zstd import zstd_compress, zstd_decompress
+from .zstd import zstd_compress, zstd_decompress, zstd_max_output
 
 # Segment storage methods (params table).
 MODEL, ZSTD, RAW = 0, 1, 2
@@ -104,13 +103,36 @@ class Params:
             raise FormatError("corrupt arithmetic header")
         if count:
             lengths.append(len(payload) - sum(lengths))
-        if any(n <= 0 for n in sizes) or any(k < 0 for k in lengths) or sum(sizes) > original_size:
+        if any(n <= 0 for n in sizes) or any(k < 0 for k in lengths):
             raise FormatError("corrupt arithmetic header: segment sizes")
         segs, pos = [], 0
         for m, n, k in zip(methods, sizes, lengths):
             segs.append(Segment(m, 0 if m == MODEL else n, n if m == MODEL else 0, payload[pos : pos + k]))
             pos += k
+        check_sizes(segs, original_size, flags & FLAG_CRLF)
         return cls(flags & FLAG_CRLF, profile, dictionary, segs)
+
+
+def check_sizes(segments: list[Segment], original_size: int, crlf: int, exact: bool = True) -> None:
+    """Refuse sizes the payloads cannot carry, before anything is allocated or a model
+    steps: a token is at least a byte and at most MAX_TOKEN_BYTES; a model-coded payload
+    holds at most rangecoder.max_tokens tokens (over the smallest alphabet: the model's
+    own bound is checked once it is loaded); a zstd one expands at most ZSTD_MAX_EXPANSION
+    times; CRLF restoring at most doubles the text. exact=False: original_size is only an
+    upper limit (a stream embedded in another codec's payload)."""
+    least = most = 0
+    for i, s in enumerate(segments):
+        if s.method == MODEL:
+            if s.n_tokens > rangecoder.max_tokens(len(s.payload)):
+                raise FormatError(f"corrupt arithmetic header: segment {i} claims more tokens than its payload can hold")
+            least, most = least + s.n_tokens, most + s.n_tokens * MAX_TOKEN_BYTES
+        else:
+            cap = len(s.payload) if s.method == RAW else zstd_max_output(len(s.payload))
+            if s.n_bytes > cap:
+                raise FormatError(f"corrupt arithmetic header: segment {i} claims more bytes than its payload can hold")
+            least, most = least + s.n_bytes, most + s.n_bytes
+    if least > original_size or exact and original_size > (2 if crlf else 1) * most:
+        raise FormatError("corrupt arithmetic header: segment sizes do not add up to the original's")
 
 
 @dataclass
@@ -237,6 +259,9 @@ class ArithmeticCodec(Codec):
 
     def __init__(self, config: ArithmeticConfig | None = None) -> None:
         self.config = config or ArithmeticConfig()
+        rows, low, high, profile = self.config.settings()  # options are checked before any model loads
+        if profile not in profiles.PROFILES or not 1 <= low <= high or rows < 1:
+            raise LLMPackError("bad arithmetic settings: profile, segment tokens (1 <= min <= max) or rows")
 
     # -- encode ----------------------------------------------------------------
     def encode(self, data: bytes, ctx: Context) -> Encoded:
@@ -262,7 +287,7 @@ class ArithmeticCodec(Codec):
         if rows < 1:
             raise FormatError("corrupt model-coded stream")
         params = ParamsV3(flags, numerics.numerics, rows, numerics.start_id, numerics.precision, segs)
-        return self._uncode_v3(params, r.raw(sum(lengths)), lengths, size_limit, lambda: lm, ctx)
+        return self._uncode_v3(params, r.raw(sum(lengths)), lengths, size_limit, lambda: lm, ctx, exact=False)
 
     def segments_of(self, data: bytes, tok) -> tuple[list[bytes], int]:
         """The pieces this codec codes data in (newlines normalised where the config says
@@ -397,6 +422,9 @@ class ArithmeticCodec(Codec):
             lm = get_model()
             if start_id is not None and lm.tokenizer.start_id != start_id:
                 raise FormatError("header's start token does not match the model's tokenizer")
+            for i in coded:  # the bound of this model's alphabet, before any step
+                if segments[i].n_tokens > rangecoder.max_tokens(len(segments[i].payload), lm.tokenizer.symbol_count):
+                    raise FormatError(f"corrupt header: segment {i} claims more tokens than its payload can hold")
             progress = [done]
 
             def report(n_bytes: int) -> None:
@@ -456,6 +484,7 @@ class ArithmeticCodec(Codec):
         stepper = engine.Lockstep(exact, rows, tok.symbol_count, steps, profile.window)
         slot: list[int | None] = [None] * rows  # the segment on each row (None: idle)
         inputs, decoders = [0] * rows, [None] * rows
+        budget = [0.0] * rows  # information a row's payload has left (rangecoder.Budget)
         online = [None] * rows if primed is not None else None
         out: list[list[int]] = [[] for _ in segs]
         waiting = iter(range(len(segs)))
@@ -469,6 +498,7 @@ class ArithmeticCodec(Codec):
                 slot[r], inputs[r] = i, p[-1]
                 if i is not None:
                     decoders[r] = rangecoder.Decoder(segs[i].payload, segs[i].trimmed)
+                    budget[r] = rangecoder.payload_bits(len(segs[i].payload))
                     if online is not None:
                         online[r] = copy.deepcopy(primed)
 
@@ -485,6 +515,9 @@ class ArithmeticCodec(Codec):
                 sym = decoders[r].decode(w)
                 if sym >= tok.symbol_count or tok.table[sym] is None:  # e.g. a control token
                     raise IntegrityError(_corrupt_message(profile, f"segment of batch row {r} decoded an impossible token"))
+                budget[r] -= rangecoder.least_cost(w, sym)
+                if budget[r] < 0:  # more information decoded than the payload holds: more tokens than were coded
+                    raise FormatError(f"corrupt file: a segment claims more tokens than its {len(segs[i].payload)} bytes hold")
                 if online is not None:
                     online[r].update(sym)
                 out[i].append(sym)
@@ -499,19 +532,18 @@ class ArithmeticCodec(Codec):
             busy = [r for r, i in enumerate(slot) if i is not None]
             if 2 * len(busy) <= stepper.rows:  # no segments wait: step only the busy rows
                 stepper.keep(busy)
-                slot, inputs, decoders = ([x[r] for r in busy] for x in (slot, inputs, decoders))
+                slot, inputs, decoders, budget = ([x[r] for r in busy] for x in (slot, inputs, decoders, budget))
                 online = [online[r] for r in busy] if online is not None else None
         return [tok.decode(o) for o in out]
 
     # -- format 3 --------------------------------------------------------------
-    def _uncode_v3(self, params: ParamsV3, payload: bytes, lengths: list[int], total: int, get_model, ctx: Context) -> bytes:
-        if sum(s.n_bytes + s.n_tokens for s in params.segments) > total:
-            # every token is at least one byte; this also bounds what a hostile header can allocate
-            raise FormatError("corrupt arithmetic header: segments larger than the original")
+    def _uncode_v3(self, params: ParamsV3, payload: bytes, lengths: list[int], total: int, get_model, ctx: Context,
+                   exact: bool = True) -> bytes:
         pos = 0
         for s, n in zip(params.segments, lengths):
             s.payload = payload[pos : pos + n]
             pos += n
+        check_sizes(params.segments, total, params.flags & FLAG_CRLF, exact)
         profile = _legacy_profile(params.numerics, params.precision)
         pieces = self._uncode(profile, params.segments, total, get_model, ctx, start_id=params.start_id)
         for i, (s, piece) in enumerate(zip(params.segments, pieces)):

@@ -35,6 +35,7 @@ class FidelityCodec(Codec):
         self.config = config or FidelityConfig()
         if not -1.0 <= self.config.fidelity <= 1.0:
             raise LLMPackError("--fidelity must be between -1 and 1 (a MiniLM cosine similarity)")
+        self._coder()  # its level and settings, checked before any model loads
 
     def _coder(self) -> ArithmeticCodec:
         return ArithmeticCodec(self.config.arithmetic())

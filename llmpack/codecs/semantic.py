@@ -33,13 +33,13 @@ from ..coding import container, profiles
 from ..semantic import residual as rsd
 from ..semantic import sections as sec
 from ..semantic import templates
-from ..config import ArithmeticConfig, SemanticConfig, SummaryConfig
+from ..config import MAX_SECTION_TOKENS, ArithmeticConfig, SemanticConfig, SummaryConfig
 from ..coding.container import Header, Reader, Writer
 from ..errors import FormatError, IntegrityError, LLMPackError
 from .arithmetic import MODEL, RAW, ZSTD, ArithmeticCodec, ParamsV3, Segment, _prime, refuse_float_numerics, threads
 from .base import Codec, Context, Encoded
 from .semantic_params import (
-    P_MODEL, RECIPES, Params, Section, clean_prompt, pack_small_v4, unpack_small_v4,
+    MAX_CANDIDATES, P_MODEL, RECIPES, Params, Section, clean_prompt, pack_small_v4, unpack_small_v4,
 )
 from .zstd import zstd_compress, zstd_decompress
 
@@ -118,8 +118,15 @@ class SemanticCodec(Codec):
         self.config = config or self.config_class()
         if self.config.residual not in RESIDUAL_CHOICES:
             raise LLMPackError(f"unknown residual coding '{self.config.residual}' (choose from: auto, model, diff, lm)")
-        if self.config.seeds < 1 or (self.config.prompt_tokens is not None and self.config.prompt_tokens < 1):
-            raise LLMPackError("--seeds and --prompt-tokens must be at least 1")
+        cfg = self.config
+        if not 1 <= cfg.seeds <= MAX_CANDIDATES:
+            raise LLMPackError(f"--seeds must be between 1 and {MAX_CANDIDATES}")
+        if cfg.prompt_tokens is not None and cfg.prompt_tokens < 1:
+            raise LLMPackError("--prompt-tokens must be at least 1")
+        if not 1 <= cfg.max_section_tokens <= MAX_SECTION_TOKENS // 2:
+            raise LLMPackError(f"max_section_tokens must be between 1 and {MAX_SECTION_TOKENS // 2}")
+        if cfg.recipe_number() not in RECIPES:
+            raise LLMPackError(f"unknown recipe {cfg.recipe_number()} (known: {', '.join(map(str, RECIPES))})")
 
     def _coder(self, **overrides) -> ArithmeticCodec:
         return ArithmeticCodec(ArithmeticConfig(threads=self.config.threads, device=self.config.device, **overrides))
@@ -130,8 +137,6 @@ class SemanticCodec(Codec):
         lm = ctx.get_model()
         tok = lm.tokenizer
         number = cfg.recipe_number()
-        if number not in RECIPES:
-            raise LLMPackError(f"unknown recipe {number} (known: {', '.join(map(str, RECIPES))})")
         recipe = RECIPES[number]
         condense, regenerate = templates.load(*recipe.condense), templates.load(*recipe.regenerate)
         pieces = sec.split(data, lambda b: len(tok.encode(b)), cfg.max_section_tokens)
@@ -144,6 +149,8 @@ class SemanticCodec(Codec):
         with threads(cfg.threads):
             exact = lm.exact(params.numerics, cfg.device)
             counts = [len(tok.encode(p)) for p in pieces]
+            if max(counts, default=0) > MAX_SECTION_TOKENS:  # a paragraph the cut at spaces could not split
+                raise LLMPackError(f"a section of {max(counts)} tokens: more than a file may hold ({MAX_SECTION_TOKENS})")
             if recipe.chunk_tokens:
                 prompts = self._condense(exact, lm, condense, pieces, counts, _phase(ctx, 0, total))
                 params.sections = [Section(n, 0, 0, q) for n, q in zip(counts, prompts)]
@@ -368,7 +375,7 @@ class SemanticCodec(Codec):
     # -- decode ----------------------------------------------------------------
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
         refuse_float_numerics(header)
-        params = Params.unpack(header.params, header.version, 64 * header.original_size + 64)
+        params = Params.unpack(header.params, header.version, header.original_size)
         if self.lossy and payload:
             raise FormatError("corrupt summary file: unexpected payload")
         lm = ctx.get_model(header.model, header.fingerprint)
@@ -454,7 +461,7 @@ class SemanticCodec(Codec):
     def describe(self, header: Header, payload: bytes, lm=None) -> dict:
         """The base layer; the prompts too where they are stored as text, or where `lm`
         (the file's model) is given to decode them."""
-        p = Params.unpack(header.params, header.version, 64 * header.original_size + 64)
+        p = Params.unpack(header.params, header.version, header.original_size)
         if lm is not None:
             self._prompts(p, lm)
         known = p.prompt_method != P_MODEL or lm is not None or not p.sections

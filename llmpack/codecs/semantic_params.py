@@ -19,9 +19,11 @@ import struct
 from dataclasses import dataclass, field
 
 from ..coding.container import Reader, Writer, crc32
+from ..config import MAX_SECTION_TOKENS, MAX_TOKEN_BYTES
 from ..errors import FormatError
 from ..model.exact.numerics import Numerics
 from ..coding import profiles
+from ..semantic import templates
 from .zstd import zstd_compress, zstd_decompress
 
 # Prompt block and format 4's small blocks: how the bytes are stored.
@@ -29,6 +31,8 @@ P_MODEL, P_ZSTD, P_RAW = 0, 1, 2
 # Format 4's small blocks used 0 raw, 1 zstd.
 _V4_RAW, _V4_ZSTD = 0, 1
 SIMILARITY_SCALE = 127.5  # similarity s in [-1, 1] is stored as the byte round((s + 1) * 127.5): within 0.004
+# Format 4 recorded its sampling; what it may say (its encoder wrote 0.7 and 40).
+MAX_TEMPERATURE, MAX_TOP_K = 100.0, 1 << 20
 CRC_BITS = 16  # format 5 keeps the low 16 bits of each regeneration's CRC-32 (format 4: all 32)
 
 
@@ -133,11 +137,18 @@ class Params:
         return w.getvalue()
 
     @classmethod
-    def unpack(cls, raw: bytes, version: int, size_limit: int) -> "Params":
+    def unpack(cls, raw: bytes, version: int, original_size: int) -> "Params":
         """Format 5 params (format 4: unpack_v4). Prompts stored as text are filled in;
-        model-coded ones need the model (the codec decodes them)."""
-        if version < 5:
-            return unpack_v4(raw)
+        model-coded ones need the model (the codec decodes them). The sections are the
+        original's tokens: each section at most MAX_SECTION_TOKENS, each token at most
+        MAX_TOKEN_BYTES bytes."""
+        p = cls._unpack(raw, version, 64 * original_size + 64) if version >= 5 else unpack_v4(raw)
+        if original_size > MAX_TOKEN_BYTES * sum(s.n_tokens for s in p.sections):
+            raise FormatError("corrupt semantic header: section sizes do not add up to the original's")
+        return p
+
+    @classmethod
+    def _unpack(cls, raw: bytes, version: int, size_limit: int) -> "Params":
         r = Reader(raw, "semantic header")
         number = r.varint()
         if number not in RECIPES:
@@ -149,6 +160,7 @@ class Params:
         if count > len(raw):
             raise FormatError("corrupt semantic header: section count")
         sections = [Section(r.varint(), r.varint(), struct.unpack("<H", r.raw(2))[0]) for _ in range(count)]
+        check_sections(sections)
         p = cls(RECIPES[number], similarity, sections, recipe_number=number, candidates=candidates)
         if count:
             p.prompt_method = r.u8()
@@ -192,6 +204,13 @@ class Params:
         return text
 
 
+def check_sections(sections: list[Section]) -> None:
+    """Section lengths the encoder can write (it cuts at max_section_tokens, at most half
+    MAX_SECTION_TOKENS): they bound what regeneration and `info` loop over."""
+    if any(not 0 < s.n_tokens <= MAX_SECTION_TOKENS for s in sections):
+        raise FormatError("corrupt semantic header: section length")
+
+
 def similarity_byte(similarity: float) -> int:
     """A similarity in [-1, 1] as stored (semantic, summary and fidelity headers)."""
     return round((min(1.0, max(-1.0, similarity)) + 1) * SIMILARITY_SCALE)
@@ -223,13 +242,19 @@ def unpack_v4(raw: bytes) -> Params:
     r.varint(), r.u8()  # start_id and precision: the model's and the coder's, as in format 5
     condense = (r.text(), r.u32())
     regenerate = (r.text(), r.u32())
+    for name, _ in (condense, regenerate):  # an id names a released template, never a path
+        if name not in templates.RELEASED:
+            raise FormatError(f"corrupt semantic header: unknown prompt template {name!r}")
     r.varint()  # the prompt budget (informational)
     temperature, top_k = r.varint() / 1000, r.varint()
+    if not (0 < temperature <= MAX_TEMPERATURE and 1 <= top_k <= MAX_TOP_K):
+        raise FormatError(f"corrupt semantic header: sampling temperature {temperature}, top_k {top_k}")
     (similarity,) = struct.unpack("<f", r.raw(4))
     count = r.varint()
     if count > len(raw):
         raise FormatError("corrupt semantic header: section count")
     sections = [Section(r.varint(), r.varint(), r.u32()) for _ in range(count)]
+    check_sections(sections)
     prompts = unpack_small_v4(r, 64 * len(raw) + 1024)
     if not r.at_end():
         raise FormatError("corrupt semantic header: trailing bytes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zstandard
 
-from ..config import ZSTD_LEVEL
+from ..config import ZSTD_LEVEL, ZSTD_MAX_EXPANSION
 from ..coding.container import Header
 from ..errors import FormatError
 from .base import Codec, Context, Encoded
@@ -15,6 +15,11 @@ READ_CHUNK = 1 << 20  # bytes decompressed at a time
 
 def zstd_compress(data: bytes, level: int = ZSTD_LEVEL) -> bytes:
     return zstandard.ZstdCompressor(level=level).compress(data)
+
+
+def zstd_max_output(payload_bytes: int) -> int:
+    """Most bytes a zstd frame of this size can decode to (a header claiming more is corrupt)."""
+    return ZSTD_MAX_EXPANSION * payload_bytes + (1 << 17)
 
 
 def zstd_decompress(data: bytes, size: int) -> bytes:
@@ -45,6 +50,9 @@ class ZstdCodec(Codec):
         return Encoded(params=b"", payload=zstd_compress(data))
 
     def decode(self, header: Header, payload: bytes, ctx: Context) -> bytes:
+        if header.original_size > zstd_max_output(len(payload)):
+            raise FormatError(f"corrupt zstd file: an original of {header.original_size} bytes cannot come from "
+                              f"{len(payload)} bytes of zstd")
         return zstd_decompress(payload, header.original_size)
 
     def describe(self, header: Header, payload: bytes) -> dict:

@@ -20,7 +20,10 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from ..config import CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, OLD_CHECKSUM_BYTES, PAYLOAD_BLOCK, READABLE_VERSIONS
+from ..config import (
+    CHECKSUM_BYTES, FINGERPRINT_BYTES, FORMAT_VERSION, MAGIC, MAX_ORIGINAL_SIZE, OLD_CHECKSUM_BYTES, PAYLOAD_BLOCK,
+    READABLE_VERSIONS,
+)
 from ..errors import FormatError
 
 FLAG_LOSSY = 0x01  # decoding yields an approximation, not the original bytes
@@ -247,7 +250,7 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
     if version >= 4:
         return _unpack_v4(blob, r, version)
     mode, flags = r.u8(), r.u8()
-    original_size = r.varint()
+    original_size = _original_size(r)
     digest = r.raw(OLD_CHECKSUM_BYTES)
     model = r.text()
     has_model = bool(flags & FLAG_MODEL) if version >= 3 else bool(model)
@@ -270,11 +273,18 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
     return header, payload
 
 
+def _original_size(r: Reader) -> int:
+    at, size = r.pos, r.varint()
+    if size > MAX_ORIGINAL_SIZE:
+        raise FormatError(f"corrupt header at byte {at}: an original of {size} bytes (llmpack writes at most {MAX_ORIGINAL_SIZE})")
+    return size
+
+
 def _unpack_v4(blob: bytes, r: Reader, version: int) -> tuple[Header, bytes]:
     bits = r.u8()
     if bits & ~(MODE_BITS | BIT_LOSSY | BIT_CHECKSUM | BIT_BLOCKS):
         raise FormatError(f"unknown header flags 0x{bits:02x} at byte 5")
-    original_size = r.varint()
+    original_size = _original_size(r)
     digest = r.raw(CHECKSUM_BYTES) if bits & BIT_CHECKSUM else b""
     model_code = r.varint()
     fingerprint = r.raw(FINGERPRINT_BYTES) if model_code == MODEL_FINGERPRINT else b""

@@ -9,6 +9,7 @@ is reported by eval/bench.py.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -16,6 +17,41 @@ import numpy as np
 from ..errors import FormatError
 
 PRECISION_BITS = 24  # constriction's default for queue.RangeEncoder; recorded in headers
+# Bits a stream may hold beyond its symbols' information: the coder's 64-bit final state
+# and the word that seals it.
+FLUSH_BITS = 96
+MIN_SYMBOLS = 256  # every tokenizer's alphabet covers the 256 bytes (tokens.ByteTokenizer)
+
+
+def max_tokens(payload_bytes: int, symbols: int = MIN_SYMBOLS) -> int:
+    """Most symbols a stream of this many bytes can hold over an alphabet of `symbols`.
+
+    The leaky quantizer gives every symbol at least 2^-PRECISION_BITS of the mass, so the
+    likeliest one has at most 1 - (symbols - 1) 2^-PRECISION_BITS and each symbol costs at
+    least -log2 of that (SmolLM2's 49,173 symbols: 0.0042 bits, 1,890 tokens a byte; 256
+    symbols, known before a model loads: 366k a byte). A header claiming more tokens than
+    this for its payload is corrupt: the bound keeps a tiny file from stepping a model
+    without end (the range decoder never runs dry)."""
+    least_bits = -math.log2(1 - (symbols - 1) / (1 << PRECISION_BITS))
+    return int(payload_bits(payload_bytes) / least_bits)
+
+
+def payload_bits(payload_bytes: int) -> float:
+    """The information a stream of this many bytes can hold, at most."""
+    return 8.0 * payload_bytes + FLUSH_BITS
+
+
+def least_cost(weights: np.ndarray, symbol: int) -> float:
+    """A lower bound on the bits the coder spent on `symbol` under `weights` (a decoder
+    that has decoded more than its payload's payload_bits has run past the coded tokens).
+
+    With p the symbol's share of the weights and q its quantized probability (at least
+    2^-PRECISION_BITS, at most p + 2^-(PRECISION_BITS - 1)), q <= sqrt(p) wherever
+    p >= 2^-(2 PRECISION_BITS): so -log2 q >= -log2(p) / 2, with -log2 p capped at
+    PRECISION_BITS for the symbols the quantizer lifts."""
+    total = float(weights.sum())
+    p = float(weights[symbol]) / total if total > 0 else 0.0
+    return 0.5 * min(-math.log2(p), PRECISION_BITS) if p > 0 else 0.5 * PRECISION_BITS
 
 
 @lru_cache(maxsize=None)

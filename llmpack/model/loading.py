@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import FINGERPRINT_BYTES, user_dir
+from ..environment import prepare_process
+from ..files import untrusted
 from ..errors import ModelError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,8 @@ def fingerprint(source: Source) -> bytes:
     files = source.files()
     key = json.dumps([[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
     memo_path = user_dir() / "fingerprints.json"
-    try:
-        memo = json.loads(memo_path.read_text())
+    try:  # a memo others could write is not read: it would vouch for any weights
+        memo = {} if untrusted(memo_path) else json.loads(memo_path.read_text())
     except (OSError, ValueError):
         memo = {}
     if key in memo:
@@ -146,7 +146,7 @@ def fingerprint(source: Source) -> bytes:
     value = digest.digest()[:FINGERPRINT_BYTES]
     memo[key] = value.hex()
     try:
-        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        memo_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = memo_path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(memo))
         os.replace(tmp, memo_path)
@@ -202,7 +202,7 @@ def _converted_folder(source: Source, fp: bytes) -> Path:
     """A HF folder for this GGUF, converting (dequantizing) it on first use."""
     target = user_dir() / "models" / fp.hex()
     if (target / "config.json").is_file():
-        return target
+        return _private(target)
     import torch
 
     transformers = _quiet_transformers()
@@ -215,13 +215,13 @@ def _converted_folder(source: Source, fp: bytes) -> Path:
     # only when it is imported, so silence stderr instead.
     with contextlib.redirect_stderr(io.StringIO()):
         model = transformers.AutoModelForCausalLM.from_pretrained(
-            source.folder, gguf_file=source.gguf_file, dtype=torch.float32, **kwargs
+            source.folder, gguf_file=source.gguf_file, dtype=torch.float32, local_files_only=True, **kwargs
         )
-    tokenizer = transformers.AutoTokenizer.from_pretrained(source.folder, gguf_file=source.gguf_file)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(source.folder, gguf_file=source.gguf_file, local_files_only=True)
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config  # weights are plain tensors now
     model.hf_quantizer = None
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
     try:
         model.save_pretrained(tmp)
@@ -234,11 +234,21 @@ def _converted_folder(source: Source, fp: bytes) -> Path:
     return target
 
 
+def _private(folder: Path) -> Path:
+    """A converted model's folder, if only this user can have written it and its files."""
+    for p in [folder / "config.json", *folder.iterdir()]:
+        why = untrusted(p)
+        if why:
+            raise ModelError(f"converted model not loaded: {why}; remove {folder} to convert it again")
+    return folder
+
+
 _LOADED: dict[bytes, LoadedModel] = {}
 
 
 def load(name: str | None = None) -> LoadedModel:
     """Load (or reuse) a model by id, alias or path."""
+    prepare_process()
     source = resolve(name)
     fp = fingerprint(source)
     if fp in _LOADED:
@@ -255,6 +265,7 @@ def for_file(model_id: str, fp: bytes) -> LoadedModel:
     id (an installed package) or, for an unregistered model, by fingerprint among the
     models converted into the user directory. A header's text is never used as a path.
     A model not found is refused before anything is loaded, saying how to get it."""
+    prepare_process()
     if fp in _LOADED:
         return _LOADED[fp]
     spec = REGISTRY.get(_ALIASES.get(model_id, ""))
@@ -276,7 +287,7 @@ def for_file(model_id: str, fp: bytes) -> LoadedModel:
             continue
     folder = user_dir() / "models" / fp.hex()
     if (folder / "config.json").is_file():  # converted here from a .gguf with this fingerprint
-        return _load(Source(fp.hex(), folder), fp, folder)
+        return _load(Source(fp.hex(), folder), fp, _private(folder))
     named = f" '{model_id}'" if model_id and model_id.isprintable() and len(model_id) <= 64 else ""  # no escapes from a header on a terminal
     raise ModelError(f"this file needs an unregistered model{named} with fingerprint {fp.hex()}, not known here; "
                      "give it with -m FOLDER or -m FILE.gguf")
@@ -287,8 +298,8 @@ def _load(source: Source, fp: bytes, folder: Path) -> LoadedModel:
 
     transformers = _quiet_transformers()
     try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"cannot load model '{source.name}': {exc}") from exc
     model.eval()

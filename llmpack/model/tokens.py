@@ -21,6 +21,7 @@ import json
 import re
 from functools import lru_cache
 
+from ..config import MAX_TOKEN_BYTES
 from ..errors import ModelError
 
 # Valid UTF-8 decodes normally; each invalid byte becomes one lone surrogate U+DC80..U+DCFF.
@@ -73,7 +74,8 @@ class ByteTokenizer:
     """Maps bytes <-> token ids exactly, using a Hugging Face tokenizer for the segmentation."""
 
     def __init__(self, hf_tokenizer) -> None:
-        self.table = _token_bytes_table(hf_tokenizer)
+        # Tokens longer than MAX_TOKEN_BYTES are not used (headers' sizes are bounded by it).
+        self.table = [t if t is None or len(t) <= MAX_TOKEN_BYTES else None for t in _token_bytes_table(hf_tokenizer)]
         # Literal "<|im_start|>" in a user's file must stay text, not become a control token.
         self._backend = copy.deepcopy(hf_tokenizer.backend_tokenizer)
         self._backend.encode_special_tokens = True

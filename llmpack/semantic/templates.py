@@ -18,6 +18,9 @@ from ..errors import FormatError, LLMPackError
 
 CONDENSE = "condense-v1"  # writes the reconstruction prompt from a section (encoder only)
 REGENERATE = "regenerate-v1"  # turns a stored prompt back into text (encoder and decoder)
+# Every template id a file may name, with the hash of its released text. A file's id is
+# looked up here, never joined onto a path: a header cannot make llmpack read a file.
+RELEASED = {CONDENSE: 0x496910BA, REGENERATE: 0x714A8783}
 
 
 def prompts_dirs() -> list[Path]:
@@ -72,7 +75,9 @@ def parse(template_id: str, raw: bytes) -> Template:
 
 
 def load(template_id: str, expected_digest: int | None = None) -> Template:
-    """The template with this id; with expected_digest, refuse one whose text has changed."""
+    """The released template with this id; with expected_digest, refuse one whose text has changed."""
+    if template_id not in RELEASED:
+        raise FormatError(f"unknown prompt template {template_id!r} (known: {', '.join(RELEASED)})")
     for folder in prompts_dirs():
         path = folder / f"{template_id}.txt"
         if path.is_file():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import importlib.machinery
 import os
 from pathlib import Path
@@ -23,11 +24,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import ModelError
+from ...files import untrusted
 
 if TYPE_CHECKING:  # torch is imported where a model runs: the coder's online models need only numpy
     import torch
 
 VERSION = 2  # core.c's CORE_VERSION: the structures below
+HASH_FILE = "_core.sha256"  # the SHA-256 of the built library, written beside it by setup.py
 KEY_BLOCK = 16  # core.c's KEY_BLOCK: a blocked cache's capacity is a multiple of it
 ISAS = {"default": 0, "generic": 0, "avx2": 1, "avx512": 2, "avx512vnni": 2}  # caps by name
 ISA_NAMES = {0: "plain C", 1: "AVX2", 2: "AVX512-VNNI"}
@@ -65,6 +68,16 @@ def _path() -> Path | None:
     return None
 
 
+def _hash_mismatch(path: Path) -> str | None:
+    """None if the library's SHA-256 is the one its build recorded beside it (setup.py)."""
+    try:
+        recorded = path.with_name(HASH_FILE).read_text().split()[0]
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    except (OSError, IndexError):
+        return f"no recorded hash of {path.name} ({HASH_FILE})"
+    return None if actual == recorded else f"{path.name} is not the library its build recorded"
+
+
 def _isa_cap() -> int:
     """The highest instruction set the environment allows the core (-1: no cap)."""
     caps = [ISAS.get(os.environ.get(v, "").lower(), -1) for v in ("ATEN_CPU_CAPABILITY", "LLMPACK_CORE_ISA")]
@@ -82,6 +95,10 @@ def library() -> ctypes.CDLL | None:
     path = _path()
     if path is None:
         note = "not built (no C compiler at install?): the engine runs in torch"
+        return None
+    why = untrusted(path) or _hash_mismatch(path)
+    if why:  # never dlopen (which runs its constructors) a library we did not build
+        note = f"not used: {why}; reinstall llmpack (the engine runs in torch)"
         return None
     try:
         lib = ctypes.CDLL(str(path))
