@@ -310,11 +310,26 @@ LONG = b"".join(b"Line %d: Alice was beginning to get very tired of sitting by h
 
 
 @pytest.mark.parametrize("level", range(1, 10))
-def test_every_level_round_trips(tiny_model, level):
-    blob = _round_trip(tiny_model, LONG[:300], ArithmeticConfig(level=level))
+def test_every_level_round_trips(tiny_model, level, monkeypatch):
+    """Each level's coding profile (numerics, online models) over several segments, in
+    encoder batches of two rows, with windows that slide: the level's window is shrunk to 24
+    tokens (sliding by 7) so that a test-sized segment outgrows it, and the segments
+    are kept short so that there are several."""
+    import dataclasses
+
+    from llmpack.coding import profiles
+    from llmpack.config import LEVELS
+
+    number = LEVELS[level].profile
+    monkeypatch.setitem(profiles.PROFILES, number,
+                        dataclasses.replace(profiles.PROFILES[number], window=profiles.Window(24, 7)))
+    config = ArithmeticConfig(level=level, min_segment_tokens=30, max_segment_tokens=60, max_rows=2, fallback=False)
+    blob = _round_trip(tiny_model, LONG, config)
     info = llmpack.inspect(blob)
-    assert info["profile"] == __import__("llmpack.config", fromlist=["LEVELS"]).LEVELS[level].profile
-    assert info["segments"] == 1  # a small input is one segment at every level
+    assert info["profile"] == number and info["window"].startswith("24 tokens")
+    assert info["segments"] >= 3 and max(info["segment_sizes"]) > 24  # several segments, two rows a batch; windows slide
+    assert info["segment_methods"] == {"model": info["segments"]}
+    assert llmpack.inspect(llmpack.compress(LONG[:300], model=tiny_model, level=level, fallback=False))["segments"] == 1
 
 
 @pytest.fixture

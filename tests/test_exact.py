@@ -226,6 +226,8 @@ def test_compact_cache_kernels_give_the_float_bits(monkeypatch):
     from llmpack.model import engine
     from llmpack.model.exact import kernels
 
+    if kernels.attention() is None:
+        pytest.skip(f"no kernels to compare with the float path: {kernels.note}")
     seq, symbols = IDS[:60], 300
     torch_path = ExactLM(golden_model(), backend="portable", compiled=False)
 
@@ -234,8 +236,7 @@ def test_compact_cache_kernels_give_the_float_bits(monkeypatch):
         return np.concatenate([stepper.step([t, t, IDS[0]]).copy() for t in seq]), stepper.cache
 
     with_kernels, cache = steps(torch_path)
-    if kernels.attention() is not None:
-        assert cache.compact and not cache.blocked and cache.k[0].dtype == torch.int16 and cache.v[0].dtype == torch.int8
+    assert cache.compact and not cache.blocked and cache.k[0].dtype == torch.int16 and cache.v[0].dtype == torch.int8
     monkeypatch.setattr(torch_path, "kernels", None)
     without, cache = steps(torch_path)
     assert not cache.compact and cache.k[0].dtype == torch.float32

@@ -59,3 +59,21 @@ def test_trimmed_seals_decode_the_same_and_save_bytes():
         saved.append(len(full) - len(trimmed))
     assert 1.0 < np.mean(saved) < 3.0  # the seal's needed bytes vary with the final range
     assert rangecoder.Encoder().finish(trim=True) == b""
+
+
+def test_a_range_coder_that_codes_differently_is_refused(monkeypatch):
+    """Files decode only where constriction codes the reference stream as it did when they
+    were made: another quantizer is refused at first use, before it decodes garbage."""
+    from llmpack.coding import rangecoder
+    from llmpack.errors import LLMPackError
+
+    rangecoder._family.cache_clear()
+    try:
+        assert rangecoder._family() is not None  # this machine's constriction codes as recorded
+        monkeypatch.setattr(rangecoder, "REFERENCE_DIGEST", "0" * 16)
+        rangecoder._family.cache_clear()
+        with pytest.raises(LLMPackError, match="codes differently"):
+            rangecoder.Encoder().encode(1, np.ones(4))
+    finally:
+        monkeypatch.undo()
+        rangecoder._family.cache_clear()

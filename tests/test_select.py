@@ -129,13 +129,24 @@ def test_zstd_scorer_runs_and_returns_a_selection():
     assert len(picked) == 10 and len(set(picked)) == 10
 
 
-def test_lm_scorer_prefers_novel_text(tiny_model):
+def test_lm_scorer_scores_are_bytes_over_the_model_bits(tiny_model):
+    """A score is the selection's bytes over its cost in bytes under the model, the
+    candidate's bits taken after the last CONTEXT_TOKENS of the selection (a random
+    model cannot prefer novel text: tests/integration/test_select_real.py checks that)."""
+    from llmpack.model.scoring import cross_entropy_bits
+
     pool = [conv(0, "alpha beta gamma", "delta"), conv(1, "alpha beta gamma", "delta"), conv(2, "zeta eta theta iota", "kappa")]
     scorer = zs.LMScorer([zs.sample_bytes(s) for s in pool], model=tiny_model)
+    head = scorer.head([0])
+    head_bits = cross_entropy_bits(tiny_model, b"[") + cross_entropy_bits(tiny_model, head[1:], b"[", zs.LMScorer.CONTEXT_TOKENS)
+    want = []
+    for i in (1, 2):
+        tail = scorer.tail([0], i)
+        bits = cross_entropy_bits(tiny_model, tail, head, zs.LMScorer.CONTEXT_TOKENS)
+        want.append((len(head) + len(tail)) / ((head_bits + bits) / 8))
+    assert scorer.scores([0], [1, 2]) == pytest.approx(np.array(want, dtype=np.float32), rel=1e-6)
     picked = zs.select(pool, budget=2, k1=3, k2=3, k3=2, scorer=scorer)
     assert len(set(picked)) == 2
-    s = scorer.scores([0], [1, 2])
-    assert np.all(np.isfinite(s)) and np.all(s > 0)
 
 
 # -- errors and the command line -----------------------------------------------------------------

@@ -22,8 +22,8 @@ A file has two layers:
     with zstd; `lm`: the same script with its inserted text range-coded under the model.
 
 Decoding a summary regenerates every section with its seed and checks each against its
-CRC (another machine or library version may generate different text: that is an error,
-never silently wrong output). `strip()` drops a semantic file's residual layer: what
+CRC (another library version may render the template differently: that is an error, up
+to the CRC's strength: 16 bits per section in format 5). `strip()` drops a semantic file's residual layer: what
 remains is, byte for byte, the summary file of the same text at the same settings.
 """
 

@@ -9,12 +9,13 @@ is reported by eval/bench.py.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from functools import lru_cache
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, LLMPackError
 
 PRECISION_BITS = 24  # constriction's default for queue.RangeEncoder; recorded in headers
 # Bits a stream may hold beyond its symbols' information: the coder's 64-bit final state
@@ -61,9 +62,35 @@ def _constriction():
     return constriction
 
 
+# The stream a reference sequence codes to (_reference_stream): files decode only where
+# constriction quantizes and codes as it did when they were made, so a version that
+# differs is refused at first use instead of decoding garbage.
+REFERENCE_DIGEST = "5a38ceab186cb963"  # constriction 0.4.1 to 0.5.0
+
+
 @lru_cache(maxsize=None)
 def _family():
-    return _constriction().stream.model.Categorical(perfect=False)
+    family = _constriction().stream.model.Categorical(perfect=False)
+    got = hashlib.sha256(_reference_stream(family)).hexdigest()[:16]
+    if got != REFERENCE_DIGEST:
+        version = getattr(_constriction(), "__version__", "?")
+        raise LLMPackError(f"constriction {version} codes differently from the range coder llmpack files use "
+                           f"(reference stream {got}, expected {REFERENCE_DIGEST}); install constriction 0.4 or 0.5")
+    return family
+
+
+def _reference_stream(family) -> bytes:
+    """64 symbols over 300 under peaked, flat and one-hot distributions (the leaky floor),
+    made with integer arithmetic only."""
+    i, j = np.arange(64)[:, None], np.arange(300)[None, :]
+    probs = (((i * 31 + j * 17) % 97 + 1) ** 4).astype(np.float64)
+    probs[::5, 3] = 1e9
+    probs[1::7] = 0.0
+    probs[1::7, 9] = 1.0
+    symbols = ((np.arange(64) * 53) % 300).astype(np.int32)
+    enc = _constriction().stream.queue.RangeEncoder()
+    enc.encode(symbols, family, probs)
+    return enc.get_compressed().astype("<u4").tobytes()
 
 
 class Encoder:
