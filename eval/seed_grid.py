@@ -20,7 +20,7 @@ import numpy as np
 import llmpack
 from llmpack.semantic import sections as sec
 from llmpack.semantic import templates
-from llmpack.codecs.arithmetic import threads
+from llmpack.coding.modelcoder import threads
 from llmpack.codecs.base import Context
 from llmpack.codecs.semantic import SummaryCodec
 from llmpack.codecs.semantic_params import RECIPES, Params, Section

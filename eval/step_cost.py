@@ -22,7 +22,7 @@ import torch
 import llmpack
 from llmpack.model import engine
 from llmpack.coding import workers
-from llmpack.coding.profiles import Window
+from llmpack.model.window import Window
 
 STEPS, WARM = 10, 3
 

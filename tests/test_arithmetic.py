@@ -50,7 +50,7 @@ def test_virtual_byte_symbols_round_trip():
 
 def test_segments_are_recorded_and_decoded_in_any_batches(tiny_model, monkeypatch):
     """The decoder batches segments as it likes (rows never change each other's numbers)."""
-    from llmpack.codecs import arithmetic
+    from llmpack.coding import modelcoder
 
     data = b"".join(b"Alice was beginning to get very tired, line %d.\n" % i for i in range(60))
     blob = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=16, max_segment_tokens=64, fallback=False))
@@ -60,7 +60,7 @@ def test_segments_are_recorded_and_decoded_in_any_batches(tiny_model, monkeypatc
     assert sum(info["segment_payload_bytes"]) < info["compressed_size"]
     assert info["segment_methods"] == {"model": info["segments"]}
     for rows in (1, 3):
-        monkeypatch.setattr(arithmetic, "DECODE_ROWS", rows)
+        monkeypatch.setattr(modelcoder, "DECODE_ROWS", rows)
         assert llmpack.decompress(blob, model=tiny_model) == data
 
 
@@ -346,7 +346,7 @@ def small_window(monkeypatch):
 def test_sliding_window_and_online_models_round_trip(tiny_model, small_window):
     """Segments several windows long, the online models learning as they go: the decoder's
     steps (re-encoding at each slide) give the encoder's weights, in batches of any size."""
-    from llmpack.codecs import arithmetic
+    from llmpack.coding import modelcoder
 
     blob = _round_trip(tiny_model, LONG, small_window)
     info = llmpack.inspect(blob)
@@ -354,11 +354,11 @@ def test_sliding_window_and_online_models_round_trip(tiny_model, small_window):
     assert "match model" in info["online_models"] and "sliding by 7" in info["window"]
     without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(profile=4, min_segment_tokens=60, max_segment_tokens=200, max_rows=4, fallback=False)).compress(LONG)
     assert without != blob
-    arithmetic.DECODE_ROWS, before = 1, arithmetic.DECODE_ROWS
+    modelcoder.DECODE_ROWS, before = 1, modelcoder.DECODE_ROWS
     try:
         assert llmpack.decompress(blob, model=tiny_model) == LONG
     finally:
-        arithmetic.DECODE_ROWS = before
+        modelcoder.DECODE_ROWS = before
 
 
 def test_dictionary_round_trip_and_errors(tiny_model, small_window):
@@ -388,14 +388,14 @@ def test_segments_of_unequal_lengths_refill_rows(tiny_model, small_window, monke
     windows sliding at different steps, then idle rows are dropped. Exact at every size."""
     from dataclasses import replace
 
-    from llmpack.codecs import arithmetic
+    from llmpack.coding import modelcoder
 
     digits = b"".join(b"%d,%d;" % (i * 7919 % 1000, i * 104729 % 997) for i in range(40)) + b"\n"
     data = LONG[:300] + digits + LONG[300:500] + digits[:90] + b"\n" + LONG[500:]
     cfg = replace(small_window, dictionary=LONG[:120], min_segment_tokens=40, max_segment_tokens=120, max_rows=8)
     blob = llmpack.Compressor(model=tiny_model, config=cfg).compress(data)
     assert llmpack.inspect(blob)["segments"] > rows
-    monkeypatch.setattr(arithmetic, "DECODE_ROWS", rows)
+    monkeypatch.setattr(modelcoder, "DECODE_ROWS", rows)
     assert llmpack.decompress(blob, model=tiny_model, dictionary=LONG[:120]) == data
 
 
@@ -404,7 +404,7 @@ def test_own_prefixes_of_unequal_lengths(tiny_model, small_window, monkeypatch, 
     """Segments coded each after its own prefix (as the semantic mode's residual is): of
     unequal lengths, one of them longer than the window; a row's prefix is prefilled when
     it takes a segment. Decoded exactly with fewer rows than segments or not."""
-    from llmpack.codecs import arithmetic
+    from llmpack.coding import modelcoder
     from llmpack.coding import profiles
     from llmpack.codecs.base import Context
 
@@ -415,14 +415,14 @@ def test_own_prefixes_of_unequal_lengths(tiny_model, small_window, monkeypatch, 
                 [tok.start_id] + ids[40:45]]
     assert len(prefixes[2]) > profile.window.size
     pieces = [LONG[500:620], LONG[620:700], LONG[700:760], LONG[760:900]]
-    _, primed = arithmetic._prime(exact, tok, profile, None)
-    coded, _, _ = arithmetic.ArithmeticCodec.code_pieces(exact, tok, profile, pieces, prefixes, primed, Context())
-    monkeypatch.setattr(arithmetic, "DECODE_ROWS", rows)
-    codec = arithmetic.ArithmeticCodec(small_window)
-    back = codec._uncode(profile, coded, sum(map(len, pieces)), lambda: lm, Context(), prefixes=prefixes)
+    _, primed = modelcoder.prime(exact, tok, profile, None)
+    coded, _, _ = modelcoder.ModelCoder.code_pieces(exact, tok, profile, pieces, prefixes, primed)
+    monkeypatch.setattr(modelcoder, "DECODE_ROWS", rows)
+    codec = modelcoder.ModelCoder()
+    back = codec.uncode(profile, coded, sum(map(len, pieces)), lambda: lm, Context(), prefixes=prefixes)
     assert back == pieces
     try:  # the prefixes count: without them, another text or an impossible token
-        alike = codec._uncode(profile, coded, sum(map(len, pieces)), lambda: lm, Context(), prefixes=[prefixes[0]] * 4)
+        alike = codec.uncode(profile, coded, sum(map(len, pieces)), lambda: lm, Context(), prefixes=[prefixes[0]] * 4)
     except IntegrityError:
         alike = None
     assert alike != pieces

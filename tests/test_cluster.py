@@ -98,7 +98,7 @@ def test_files_decoded_together_share_tasks_and_fail_alone(pool, tiny_model_dir)
     from llmpack.coding import container, profiles
     from llmpack.codecs.arithmetic import Params
     from llmpack.codecs.base import Context
-    from llmpack.config import ArithmeticConfig
+    from llmpack.coding.modelcoder import ModelCoder
 
     texts = [ALICE[1000 * i: 1000 * i + 900] for i in range(4)]
     blobs = [llmpack.Compressor(model=tiny_model_dir, **LEVEL_1).compress(t) for t in texts]
@@ -109,7 +109,7 @@ def test_files_decoded_together_share_tasks_and_fail_alone(pool, tiny_model_dir)
     files[2].segments[0].payload = b"bad"  # not whole 32-bit words: the worker's decoder refuses it
     ctx = Context(model_name=str(tiny_model_dir), pool=pool)
     lm = ctx.get_model()
-    config = ArithmeticConfig()
+    coder = ModelCoder()
     submitted = []
     real_run = pool.run
 
@@ -120,7 +120,7 @@ def test_files_decoded_together_share_tasks_and_fail_alone(pool, tiny_model_dir)
     pool.run = counting_run
     try:
         with ThreadPoolExecutor(4) as ex:
-            futures = [ex.submit(pool.decode_segments, ctx, lm, config, profiles.get(p.profile), p.segments, None) for p in files]
+            futures = [ex.submit(pool.decode_segments, ctx, lm, coder, profiles.get(p.profile), p.segments, None) for p in files]
         outcomes = []
         for f in futures:
             try:

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 import llmpack
 from llmpack.cli import app
-from llmpack.codecs.arithmetic import MODEL, Params, Segment
+from llmpack.codecs.arithmetic import Params
+from llmpack.coding.modelcoder import MODEL, Segment
 from llmpack.coding import container
 from llmpack.coding.container import Header, Writer
 from llmpack.model.loading import REGISTRY

@@ -98,7 +98,8 @@ def test_model_paths_are_never_stored(tiny_model_dir, tmp_path):
 
 def _old_file(version: int, model: str, fingerprint: bytes) -> bytes:
     """A format 2 or 3 arithmetic file naming `model` (formats that stored model text)."""
-    from llmpack.codecs.arithmetic import MODEL, ParamsV3, Segment
+    from llmpack.codecs.arithmetic import ParamsV3
+    from llmpack.coding.modelcoder import MODEL, Segment
     from llmpack.model.exact import DEFAULT
 
     params = ParamsV3(0, DEFAULT, 1, 0, 24, [Segment(MODEL, 0, 5, b"\0" * 4, 0)]).pack()

@@ -1,6 +1,6 @@
 """The driver's side of a Ray cluster: shares of a job sent as tasks, results in order.
 
-A Pool is what codecs see as `Context.pool`. The arithmetic codec hands it a file's
+A Pool is what codecs see as `Context.pool`: a coding.modelcoder.ModelPool. The arithmetic codec hands it a file's
 pieces (one task each) when encoding and groups of segments when decoding; the driver
 still cuts the file, chooses each segment's method and assembles the container, so the
 file is byte-identical to a local encode. Other modes run a whole file per task.
@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from typing import Any, Callable
 
 from ..coding import workers
+from ..coding.modelcoder import Job, ModelCoder, Segment
+from ..coding.profiles import Profile
 from ..errors import LLMPackError
 from . import tasks
 from .tasks import ModelRef
@@ -40,7 +42,7 @@ class Pool:
         self._turn = threading.Lock()
         self._holder: int | None = None
         self._remote: dict[str, Any] = {}
-        self._batches: dict[bytes, list] = {}  # decode requests waiting to share tasks, by model/config/profile
+        self._batches: dict[bytes, list] = {}  # decode requests waiting to share tasks, by model/coder/profile
         self._batch_lock = threading.Lock()
 
     # -- driver threads ----------------------------------------------------------------
@@ -107,49 +109,51 @@ class Pool:
         return self.ray.put(value) if value else value
 
     # -- what codecs and commands ask for --------------------------------------------------
-    def code_pieces(self, ctx, lm, config, profile, pieces: list[bytes], dictionary: bytes | None):
-        """ArithmeticCodec.model_pass over pieces, one task each: (segments, tokens, bits)."""
-        ref, config = ModelRef.of(ctx, lm), _portable(config)
+    def code_pieces(self, job: Job, lm, coder: ModelCoder, profile: Profile, pieces: list[bytes],
+                    dictionary: bytes | None) -> tuple[list[Segment], list[list[int]], list[list[float]]]:
+        """ModelCoder.model_pass over pieces, one task each: (segments, tokens, bits)."""
+        ref, coder = ModelRef.of(job, lm), _portable(coder)
         shared = self._shared(dictionary)
-        results = self.run("code_pieces", [(ref, config, profile, [p], shared) for p in pieces],
+        results = self.run("code_pieces", [(ref, coder, profile, [p], shared) for p in pieces],
                            lambda i, _: len(pieces[i]))
         return tuple([r[k][0] for r in results] for k in range(3))
 
-    def decode_segments(self, ctx, lm, config, profile, segments: list, dictionary: bytes | None) -> list[bytes]:
-        """ArithmeticCodec.decode_segments for one file's model-coded segments. Decoding
+    def decode_segments(self, job: Job, lm, coder: ModelCoder, profile: Profile, segments: list[Segment],
+                        dictionary: bytes | None) -> list[bytes]:
+        """ModelCoder.decode_segments for one file's model-coded segments. Decoding
         steps a task's segments together, one token per step, and a step of many rows
         costs little more than a step of one: so the segments of files that arrive within
         BATCH_WAIT_S of each other (driver threads decoding many files) are decoded
         in the same tasks, one group per worker."""
-        ref, config = ModelRef.of(ctx, lm), _portable(config)
+        ref, coder = ModelRef.of(job, lm), _portable(coder)
         if dictionary is not None:  # rare: a dictionary travels with its own tasks
-            return self._decode_groups(ref, config, profile, segments, dictionary)
-        key = pickle.dumps((ref, config, profile))
+            return self._decode_groups(ref, coder, profile, segments, dictionary)
+        key = pickle.dumps((ref, coder, profile))
         request: Future = Future()
         with self._batch_lock:
             waiting = self._batches.setdefault(key, [])
             if not waiting:
-                timer = threading.Timer(BATCH_WAIT_S, self._decode_batch, (key, ref, config, profile))
+                timer = threading.Timer(BATCH_WAIT_S, self._decode_batch, (key, ref, coder, profile))
                 timer.daemon = True
                 timer.start()
             waiting.append((segments, request))
         with self._waiting():
             return request.result()
 
-    def _decode_batch(self, key: bytes, ref: ModelRef, config, profile) -> None:
+    def _decode_batch(self, key: bytes, ref: ModelRef, coder: ModelCoder, profile) -> None:
         """Decode every request waiting under key together; if that fails, each alone, so
         that a bad file fails alone."""
         with self._batch_lock:
             requests = self._batches.pop(key)
         try:
-            pieces = self._decode_groups(ref, config, profile, [s for segs, _ in requests for s in segs], None)
+            pieces = self._decode_groups(ref, coder, profile, [s for segs, _ in requests for s in segs], None)
         except BaseException as exc:
             if len(requests) == 1:
                 requests[0][1].set_exception(exc)
                 return
             for segs, request in requests:
                 try:
-                    request.set_result(self._decode_groups(ref, config, profile, segs, None))
+                    request.set_result(self._decode_groups(ref, coder, profile, segs, None))
                 except BaseException as alone:
                     request.set_exception(alone)
             return
@@ -158,11 +162,11 @@ class Pool:
             request.set_result(pieces[at : at + len(segs)])
             at += len(segs)
 
-    def _decode_groups(self, ref: ModelRef, config, profile, segments: list, dictionary: bytes | None) -> list[bytes]:
+    def _decode_groups(self, ref: ModelRef, coder: ModelCoder, profile, segments: list, dictionary: bytes | None) -> list[bytes]:
         """Segments decoded in one group per worker (fewer, larger groups decode faster)."""
         groups = workers.deal(len(segments), min(len(segments), self.workers))
         shared = self._shared(dictionary)
-        results = self.run("decode_segments", [(ref, config, profile, [segments[i] for i in g], shared) for g in groups],
+        results = self.run("decode_segments", [(ref, coder, profile, [segments[i] for i in g], shared) for g in groups],
                            lambda i, pieces: sum(map(len, pieces)))
         return workers.undeal(groups, results)
 
@@ -183,10 +187,9 @@ class Pool:
         return [b for r in results for b in r]
 
 
-def _portable(config):
-    """The codec's config as workers need it: the dictionary travels once (the object
-    store), and the thread count is the task's own."""
-    return dataclasses.replace(config, dictionary=None, threads=None)
+def _portable(coder: ModelCoder) -> ModelCoder:
+    """The coder as workers run it: the thread count is the task's own."""
+    return dataclasses.replace(coder, threads=None)
 
 
 def failure(exc: Exception) -> LLMPackError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..coding.modelcoder import ModelCoder
 from ..errors import ModelError
 
 
@@ -25,8 +26,8 @@ class ModelRef:
     fingerprint: bytes = b""
 
     @classmethod
-    def of(cls, ctx, lm) -> "ModelRef":
-        return cls(ctx.model_name, lm.registry_id, lm.fingerprint)
+    def of(cls, job, lm) -> "ModelRef":
+        return cls(job.model_name, lm.registry_id, lm.fingerprint)
 
 
 _MODELS: dict[ModelRef, object] = {}
@@ -55,21 +56,17 @@ def _threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def code_pieces(ref: ModelRef, config, profile, pieces: list[bytes], dictionary: bytes | None, threads: int):
-    """Arithmetic mode's model pass over some of a file's pieces: (segments, tokens, bits)."""
-    from ..codecs.arithmetic import ArithmeticCodec
-    from ..codecs.base import Context
-
+def code_pieces(ref: ModelRef, coder: ModelCoder, profile, pieces: list[bytes], dictionary: bytes | None, threads: int):
+    """The model pass over some of a file's pieces: (segments, tokens, bits)."""
     _threads(threads)
-    return ArithmeticCodec(config).model_pass(model(ref), profile, pieces, dictionary, Context())
+    return coder.model_pass(model(ref), profile, pieces, dictionary)
 
 
-def decode_segments(ref: ModelRef, config, profile, segments: list, dictionary: bytes | None, threads: int) -> list[bytes]:
-    """Arithmetic mode's model-coded segments (a group of a file's), decoded together."""
-    from ..codecs.arithmetic import ArithmeticCodec
-
+def decode_segments(ref: ModelRef, coder: ModelCoder, profile, segments: list, dictionary: bytes | None,
+                    threads: int) -> list[bytes]:
+    """Model-coded segments (a group of a file's), decoded together."""
     _threads(threads)
-    return ArithmeticCodec(config).decode_segments(model(ref), profile, segments, dictionary, None, lambda n: None)
+    return coder.decode_segments(model(ref), profile, segments, dictionary, None, lambda n: None)
 
 
 def compress(model_name: str | None, mode: str, options: dict, data: bytes, threads: int) -> bytes:

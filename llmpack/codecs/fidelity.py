@@ -20,7 +20,8 @@ from ..config import CHECKSUM_BYTES, FidelityConfig
 from ..coding.container import Header, Reader, Writer, checksum
 from ..errors import FormatError, LLMPackError
 from ..coding import profiles
-from .arithmetic import ArithmeticCodec, _denormalize, threads
+from ..coding.modelcoder import denormalize, threads
+from .arithmetic import ArithmeticCodec
 from .base import Codec, Context, Encoded
 from .semantic_params import similarity_byte, similarity_of
 
@@ -78,7 +79,7 @@ class FidelityCodec(Codec):
         ctx.report(0, len(data))
         with threads(cfg.threads):
             search = Search(lm.exact(profile.numerics, cfg.device), tok, profile.window, similarity, local_similarities)
-            text_of = lambda ps: _denormalize(b"".join(tok.decode(p) for p in ps), flags)  # noqa: E731
+            text_of = lambda ps: denormalize(b"".join(tok.decode(p) for p in ps), flags)  # noqa: E731
             for k, (_, text, reached) in enumerate(search.run(data, [tok.encode(p) for p in pieces], text_of, cfg.fidelity)):
                 found.append((text, reached))
                 ctx.report(len(data) * (k + 1) // steps, len(data))

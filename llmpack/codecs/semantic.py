@@ -36,12 +36,13 @@ from ..semantic import templates
 from ..config import MAX_SECTION_TOKENS, ArithmeticConfig, SemanticConfig, SummaryConfig
 from ..coding.container import Header, Reader, Writer
 from ..errors import FormatError, IntegrityError, LLMPackError
-from .arithmetic import MODEL, RAW, ZSTD, ArithmeticCodec, ParamsV3, Segment, _prime, refuse_float_numerics, threads
+from ..coding.modelcoder import MODEL, RAW, ZSTD, ModelCoder, Segment, prime, threads
+from .arithmetic import ArithmeticCodec, ParamsV3, refuse_float_numerics
 from .base import Codec, Context, Encoded
 from .semantic_params import (
     MAX_CANDIDATES, P_MODEL, RECIPES, Params, Section, clean_prompt, pack_small_v4, unpack_small_v4,
 )
-from .zstd import zstd_compress, zstd_decompress
+from ..coding.zstdframe import zstd_compress, zstd_decompress
 
 # The residual layer: one byte per section saying how it is stored, or K_EDITS and an
 # edit script (format 4 files have only the edit script, without that byte).
@@ -128,6 +129,9 @@ class SemanticCodec(Codec):
         if cfg.recipe_number() not in RECIPES:
             raise LLMPackError(f"unknown recipe {cfg.recipe_number()} (known: {', '.join(map(str, RECIPES))})")
 
+    def _model_coder(self) -> ModelCoder:
+        return ModelCoder(self.config.threads, self.config.device)
+
     def _coder(self, **overrides) -> ArithmeticCodec:
         return ArithmeticCodec(ArithmeticConfig(threads=self.config.threads, device=self.config.device, **overrides))
 
@@ -209,9 +213,8 @@ class SemanticCodec(Codec):
             return
         tok = lm.tokenizer
         profile = profiles.get(params.profile)
-        coded, tokens, _ = ArithmeticCodec.code_pieces(
-            exact, tok, profile, [text], [_prompt_prefix(lm, condense)], _prime(exact, tok, profile, None)[1], Context(),
-            trim=True)
+        coded, tokens, _ = ModelCoder.code_pieces(
+            exact, tok, profile, [text], [_prompt_prefix(lm, condense)], prime(exact, tok, profile, None)[1], trim=True)
         if len(coded[0].payload) < len(params.prompt_coded):
             params.prompt_method, params.prompt_coded, params.prompt_tokens_coded = P_MODEL, coded[0].payload, len(tokens[0])
 
@@ -221,7 +224,7 @@ class SemanticCodec(Codec):
             return
         condense = templates.load(*params.recipe.condense)
         segment = Segment(MODEL, 0, params.prompt_tokens_coded, params.prompt_coded, trimmed=True)
-        text = self._coder()._uncode(profiles.get(params.profile), [segment], 0, lambda: lm, Context(),
+        text = self._model_coder().uncode(profiles.get(params.profile), [segment], 0, lambda: lm, Context(),
                                      prefixes=[_prompt_prefix(lm, condense)])[0]
         params.set_prompts(text)
 
@@ -333,8 +336,8 @@ class SemanticCodec(Codec):
         profile = profiles.get(params.profile)
         n = len(pieces)
         prefixes = [_residual_prefix(lm, params.recipe, regenerate, s, c) for c in MODEL_CONTEXTS for s in params.sections]
-        coded, _, _ = ArithmeticCodec.code_pieces(exact, tok, profile, pieces * len(MODEL_CONTEXTS), prefixes,
-                                                  _prime(exact, tok, profile, None)[1], ctx, trim=True)
+        coded, _, _ = ModelCoder.code_pieces(exact, tok, profile, pieces * len(MODEL_CONTEXTS), prefixes,
+                                               prime(exact, tok, profile, None)[1], ctx.report, trim=True)
         choices, bodies = [], []
         for i, piece in enumerate(pieces):
             options = [(c, coded[k * n + i].payload) for k, c in enumerate(MODEL_CONTEXTS)]
@@ -425,7 +428,7 @@ class SemanticCodec(Codec):
             else:
                 segments.append(Segment(ZSTD if c == C_ZSTD else RAW, sizes[i], 0, body))
             prefixes.append(_residual_prefix(lm, params.recipe, regenerate, s, c))
-        pieces = self._coder()._uncode(profiles.get(params.profile), segments, limit, lambda: lm, ctx, prefixes=prefixes)
+        pieces = self._model_coder().uncode(profiles.get(params.profile), segments, limit, lambda: lm, ctx, prefixes=prefixes)
         return b"".join(pieces)
 
     def _unpack_edits(self, r: Reader, params: Params, lm, limit: int) -> list[rsd.Residual]:

@@ -24,7 +24,7 @@ from ..errors import FormatError
 from ..model.exact.numerics import Numerics
 from ..coding import profiles
 from ..semantic import templates
-from .zstd import zstd_compress, zstd_decompress
+from ..coding.zstdframe import zstd_compress, zstd_decompress
 
 # Prompt block and format 4's small blocks: how the bytes are stored.
 P_MODEL, P_ZSTD, P_RAW = 0, 1, 2

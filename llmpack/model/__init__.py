@@ -6,5 +6,6 @@
     loading.py the model registry, aliases, GGUF loading and fingerprints
     tokens.py  the byte-exact tokenizer (a bijection between bytes and token ids)
     engine.py  next-token weights for the coders, stepped or in full sequences
+    window.py  the context window a stream is computed over (sliding)
     scoring.py a text's cross-entropy in one pass (for `select`)
 """

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..coding.profiles import UNLIMITED, Window
+from .window import UNLIMITED, Window
 
 # Encoder passes: at most this many token positions at once (rows x length). Long
 # segments run as several passes over the KV cache (same bits as one pass). Big enough

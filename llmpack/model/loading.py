@@ -190,7 +190,7 @@ class LoadedModel:
         return self._tokenizer
 
 
-def _quiet_transformers():
+def quiet_transformers():
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
@@ -205,7 +205,7 @@ def _converted_folder(source: Source, fp: bytes) -> Path:
         return _private(target)
     import torch
 
-    transformers = _quiet_transformers()
+    transformers = quiet_transformers()
     try:
         qconf = transformers.GgufConfig(gguf_file=source.gguf_file, dequantize=True)
         kwargs = {"quantization_config": qconf}
@@ -296,7 +296,7 @@ def for_file(model_id: str, fp: bytes) -> LoadedModel:
 def _load(source: Source, fp: bytes, folder: Path) -> LoadedModel:
     import torch
 
-    transformers = _quiet_transformers()
+    transformers = quiet_transformers()
     try:
         model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True)
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)

