@@ -7,8 +7,9 @@ header or is a format constant here; tuning a default never breaks old files.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import LLMPackError
 
@@ -86,6 +87,38 @@ LEVELS: dict[int, Level] = {
 DEFAULT_LEVEL = 4
 
 
+# --- options: each codec's config declares its knobs (its fields) and checks them in
+# check(), on construction, before any model loads; the API, the command line and the
+# report all go through these classes.
+DEVICES = ("auto", "cpu", "cuda")  # where the model runs; the bits are the same on each
+RESIDUALS = ("auto", "model", "diff", "lm", "zstd")  # semantic's residual codings ("zstd": diff's old name)
+MAX_CANDIDATES = 128  # --seeds at most: a file's candidates per chunk (the base of its seed digits)
+
+
+def _need(ok: bool, message: str) -> None:
+    if not ok:
+        raise LLMPackError(message)
+
+
+def _check_common(cfg) -> None:
+    _need(cfg.threads is None or (isinstance(cfg.threads, int) and cfg.threads >= 1), "threads must be at least 1")
+    _need(cfg.device in DEVICES, f"unknown device {cfg.device!r} (choose from: {', '.join(DEVICES)})")
+
+
+def option_names(config_class) -> tuple[str, ...]:
+    """The options a config declares: its fields."""
+    return tuple(f.name for f in fields(config_class)) if config_class is not None else ()
+
+
+class Settings(NamedTuple):
+    """What an ArithmeticConfig comes to after its level."""
+
+    max_rows: int
+    min_segment_tokens: int
+    max_segment_tokens: int
+    profile: int
+
+
 @dataclass
 class ArithmeticConfig:
     """Knobs of the arithmetic codec: a level, and optional overrides of what it sets.
@@ -110,14 +143,23 @@ class ArithmeticConfig:
     # like a zstd dictionary; the header records its hash, and decoding needs it too.
     dictionary: bytes | None = None
 
-    def settings(self) -> tuple[int, int, int, int]:
-        """(max_rows, min_segment_tokens, max_segment_tokens, profile) after the level."""
-        if self.level not in LEVELS:
-            raise LLMPackError(f"level must be one of {min(LEVELS)}..{max(LEVELS)} (got {self.level!r})")
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse impossible settings (an LLMPackError), before any model loads."""
+        _need(self.level in LEVELS, f"level must be one of {min(LEVELS)}..{max(LEVELS)} (got {self.level!r})")
+        s = self.settings()
+        _need(s.max_rows >= 1 and 1 <= s.min_segment_tokens <= s.max_segment_tokens,
+              "segment tokens must be 1 <= min <= max, and rows at least 1")
+        _check_common(self)
+
+    def settings(self) -> Settings:
+        """The level's settings, with this config's overrides."""
         lv = LEVELS[self.level]
         pick = lambda value, default: default if value is None else value  # noqa: E731
-        return (pick(self.max_rows, lv.max_rows), pick(self.min_segment_tokens, lv.segment_tokens),
-                pick(self.max_segment_tokens, lv.segment_tokens), pick(self.profile, lv.profile))
+        return Settings(pick(self.max_rows, lv.max_rows), pick(self.min_segment_tokens, lv.segment_tokens),
+                        pick(self.max_segment_tokens, lv.segment_tokens), pick(self.profile, lv.profile))
 
 
 PROMPT_RATIO = 32  # semantic's automatic prompt budget: a prompt token per 32 text tokens ...
@@ -168,6 +210,20 @@ class SemanticConfig:
     # many tokens, stepped together: inserted text is fragmented anyway.
     residual_segment_tokens: int = 32
 
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse impossible settings (an LLMPackError), before any model loads. (The
+        recipe number is checked by the codec, which holds the recipes.)"""
+        _need(1 <= self.seeds <= MAX_CANDIDATES, f"--seeds must be between 1 and {MAX_CANDIDATES}")
+        _need(self.prompt_tokens is None or self.prompt_tokens >= 1, "--prompt-tokens must be at least 1")
+        _need(self.residual in RESIDUALS, f"unknown residual coding {self.residual!r} (choose from: auto, model, diff, lm)")
+        _need(1 <= self.max_section_tokens <= MAX_SECTION_TOKENS // 2,
+              f"max_section_tokens must be between 1 and {MAX_SECTION_TOKENS // 2}")
+        _need(self.max_rows >= 1 and self.residual_segment_tokens >= 1, "rows and segment tokens must be at least 1")
+        _check_common(self)
+
     def recipe_number(self) -> int:
         return self.recipe if self.recipe is not None else (1 if self.seeds == 1 else 2)
 
@@ -205,6 +261,14 @@ class FidelityConfig:
     level: int = DEFAULT_LEVEL
     threads: int | None = None  # as ArithmeticConfig.threads
     device: str = "auto"  # as ArithmeticConfig.device
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse impossible settings (an LLMPackError), before any model loads."""
+        _need(-1.0 <= self.fidelity <= 1.0, "--fidelity must be between -1 and 1 (a MiniLM cosine similarity)")
+        self.arithmetic()  # its level and the rest
 
     def arithmetic(self) -> ArithmeticConfig:
         return ArithmeticConfig(level=self.level, threads=self.threads, device=self.device, fallback=False)

@@ -136,7 +136,7 @@ def test_usage_errors_are_one_line_with_a_hint(private):
 
 def test_help_lists_choices_and_defaults():
     text = run("encode", "--help").output
-    for word in ("arithmetic, semantic, summary, zstd", "model, diff, lm or auto", "[default: arithmetic]"):
+    for word in ("arithmetic, semantic, summary, fidelity, zstd", "model, diff, lm or auto", "[default: arithmetic]"):
         assert word in " ".join(text.split()), word
 
 

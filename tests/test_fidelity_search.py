@@ -21,7 +21,7 @@ STORY = (
 
 @pytest.fixture()
 def search(tiny_model):
-    profile = profiles.get(llmpack.config.ArithmeticConfig().settings()[3])
+    profile = profiles.get(llmpack.config.ArithmeticConfig().settings().profile)
     return fs.Search(tiny_model.exact(profile.numerics), tiny_model.tokenizer, profile.window, similarity,
                      local_similarities)
 

@@ -9,6 +9,7 @@ Heavy modules (torch, transformers) are imported only by commands that run a mod
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -20,7 +21,8 @@ from typing import Optional
 
 import typer
 
-from ..config import DEFAULT_LEVEL, SUFFIX
+from ..codecs import CODECS, DEFAULT_MODE, FidelityCodec, StoredCodec
+from ..config import DEFAULT_LEVEL, DEVICES, LEVELS, RESIDUALS, SUFFIX, option_names
 from . import paths
 from .cluster import DECODE_FILES_PER_WORKER, check_workers, on_cluster
 from .group import EXIT_INTERRUPTED, EXIT_USAGE, Group
@@ -39,8 +41,9 @@ app = typer.Typer(
 
 EXIT_ERROR = 1
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for cat killed by a closed pipe
-MODES = ("arithmetic", "semantic", "summary", "zstd", "fidelity")
-DEVICES = ("auto", "cpu", "cuda")
+# The modes a user picks (stored is what a file falls back to) and their options come
+# from the codecs and their configs (config.option_names): they are declared once.
+MODES = tuple(name for name in CODECS if name != StoredCodec.name)
 
 
 def printable(text: str) -> str:
@@ -214,7 +217,8 @@ def encode(
     prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: semantic 1 per 32 text tokens, 8-48; summary 48]."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per 32-token chunk of each section [default: 1]."),
     residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: model, diff, lm or auto (the smallest) [default: auto]."),
-    level: Optional[int] = typer.Option(None, "-L", "--level", min=1, max=9, help=f"arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: {DEFAULT_LEVEL}]."),
+    level: Optional[int] = typer.Option(None, "-L", "--level", min=min(LEVELS), max=max(LEVELS),
+                                        help=f"arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: {DEFAULT_LEVEL}]."),
     fidelity: Optional[float] = typer.Option(None, "--fidelity", min=-1.0, max=1.0, help="Lossy: replace the costliest sentences by the model's own text, or drop them, while the text keeps at least this similarity (MiniLM cosine) to the original; implies --mode fidelity [default: 0.95]."),
     dictionary: Optional[str] = DictOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."),
@@ -229,32 +233,28 @@ def encode(
     recursive: bool = RecursiveOpt,
 ) -> None:
     """Compress each FILE to FILE.llmp (inputs are kept unless --rm)."""
-    mode = mode or ("fidelity" if fidelity is not None else "arithmetic")
+    mode = mode or (DEFAULT_MODE if fidelity is None else FidelityCodec.name)
     _check_choice(mode, MODES, "--mode")
-    if fidelity is not None and mode != "fidelity":
-        raise typer.BadParameter("applies to --mode fidelity only", param_hint="--fidelity")
-    _check_choice(residual, ("auto", "model", "diff", "lm", "zstd"), "--residual")
+    _check_choice(residual, RESIDUALS, "--residual")
     _check_choice(device, DEVICES, "--device")
-    options = {k: v for k, v in (("prompt_tokens", prompt_tokens), ("seeds", seeds), ("residual", residual)) if v is not None}
-    if options and mode not in ("semantic", "summary"):
-        flags = ", ".join("--" + k.replace("_", "-") for k in options)
-        raise typer.BadParameter(f"{flags} only apply to --mode semantic or summary", param_hint="--mode")
-    if residual is not None and mode != "semantic":
-        raise typer.BadParameter("applies to --mode semantic only", param_hint="--residual")
-    if level is not None and mode not in ("arithmetic", "fidelity"):
-        raise typer.BadParameter("applies to --mode arithmetic or fidelity only", param_hint="--level")
-    if dictionary is not None and mode != "arithmetic":
-        raise typer.BadParameter("applies to --mode arithmetic only", param_hint="-D/--dict")
-    if fidelity is not None:
-        options["fidelity"] = fidelity
-    if no_fallback and mode in ("arithmetic", "semantic"):
+    given = {"prompt_tokens": (prompt_tokens, "--prompt-tokens"), "seeds": (seeds, "--seeds"),
+             "residual": (residual, "--residual"), "level": (level, "-L/--level"), "fidelity": (fidelity, "--fidelity"),
+             "dictionary": (dictionary, "-D/--dict")}
+    accepted = option_names(CODECS[mode].config_class)
+    options = {}
+    for name, (value, flag) in given.items():
+        if value is None:
+            continue
+        if name not in accepted:  # which modes take it: their configs say
+            takers = [m for m in MODES if name in option_names(CODECS[m].config_class)]
+            raise typer.BadParameter(f"applies to --mode {' or '.join(takers)} only", param_hint=flag)
+        options[name] = _dictionary(value) if name == "dictionary" else value
+    if no_fallback and "fallback" in accepted and not CODECS[mode].lossy:
         options["fallback"] = False
-    if level is not None:
-        options["level"] = level
-    if dictionary is not None:
-        options["dictionary"] = _dictionary(dictionary)
-    if mode != "zstd" and device != "auto":
+    if "device" in accepted and device != "auto":
         options["device"] = device
+    with _errors("llmpack"):  # the mode's config checks the values, before any model loads
+        CODECS[mode](dataclasses.replace(CODECS[mode].config_class(), **options)) if accepted else None
     check_workers(ray, workers)
     compressor = None
 

@@ -194,15 +194,15 @@ class ArithmeticCodec(Codec):
 
     def __init__(self, config: ArithmeticConfig | None = None) -> None:
         self.config = config or ArithmeticConfig()
+        self.config.check()  # options are checked before any model loads
+        if self.config.settings().profile not in profiles.PROFILES:
+            raise LLMPackError(f"unknown coding profile {self.config.settings().profile}")
         self.coder = ModelCoder(self.config.threads, self.config.device)
-        rows, low, high, profile = self.config.settings()  # options are checked before any model loads
-        if profile not in profiles.PROFILES or not 1 <= low <= high or rows < 1:
-            raise LLMPackError("bad arithmetic settings: profile, segment tokens (1 <= min <= max) or rows")
 
     # -- encode ----------------------------------------------------------------
     def encode(self, data: bytes, ctx: Context) -> Encoded:
         lm = ctx.get_model()
-        number = self.config.settings()[3]
+        number = self.config.settings().profile
         flags, segments = self._code(data, lm, ctx, profiles.get(number), self.config.dictionary)
         params = Params(flags, number, dictionary_id(self.config.dictionary) if self.config.dictionary else b"", segments)
         return Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)

@@ -34,9 +34,7 @@ class FidelityCodec(Codec):
 
     def __init__(self, config: FidelityConfig | None = None) -> None:
         self.config = config or FidelityConfig()
-        if not -1.0 <= self.config.fidelity <= 1.0:
-            raise LLMPackError("--fidelity must be between -1 and 1 (a MiniLM cosine similarity)")
-        self._coder()  # its level and settings, checked before any model loads
+        self.config.check()
 
     def _coder(self) -> ArithmeticCodec:
         return ArithmeticCodec(self.config.arithmetic())
@@ -69,7 +67,7 @@ class FidelityCodec(Codec):
         # The pieces the arithmetic mode will code: CRLF line ends as LF where reversible
         # (a replaced CR would cost the approximation that normalisation).
         pieces, flags = coder.segments_of(data, tok)
-        profile = profiles.get(coder.config.settings()[3])
+        profile = profiles.get(coder.config.settings().profile)
         found = [(data, 1.0)]
         if cfg.fidelity >= 1.0:
             return found

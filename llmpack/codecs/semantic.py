@@ -40,7 +40,7 @@ from ..coding.modelcoder import MODEL, RAW, ZSTD, ModelCoder, Segment, prime, th
 from .arithmetic import ArithmeticCodec, ParamsV3, refuse_float_numerics
 from .base import Codec, Context, Encoded
 from .semantic_params import (
-    MAX_CANDIDATES, P_MODEL, RECIPES, Params, Section, clean_prompt, pack_small_v4, unpack_small_v4,
+    P_MODEL, RECIPES, Params, Section, clean_prompt, pack_small_v4, unpack_small_v4,
 )
 from ..coding.zstdframe import zstd_compress, zstd_decompress
 
@@ -117,15 +117,8 @@ class SemanticCodec(Codec):
 
     def __init__(self, config: SemanticConfig | None = None) -> None:
         self.config = config or self.config_class()
-        if self.config.residual not in RESIDUAL_CHOICES:
-            raise LLMPackError(f"unknown residual coding '{self.config.residual}' (choose from: auto, model, diff, lm)")
         cfg = self.config
-        if not 1 <= cfg.seeds <= MAX_CANDIDATES:
-            raise LLMPackError(f"--seeds must be between 1 and {MAX_CANDIDATES}")
-        if cfg.prompt_tokens is not None and cfg.prompt_tokens < 1:
-            raise LLMPackError("--prompt-tokens must be at least 1")
-        if not 1 <= cfg.max_section_tokens <= MAX_SECTION_TOKENS // 2:
-            raise LLMPackError(f"max_section_tokens must be between 1 and {MAX_SECTION_TOKENS // 2}")
+        cfg.check()
         if cfg.recipe_number() not in RECIPES:
             raise LLMPackError(f"unknown recipe {cfg.recipe_number()} (known: {', '.join(map(str, RECIPES))})")
 

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ..coding.container import Reader, Writer, crc32
-from ..config import MAX_SECTION_TOKENS, MAX_TOKEN_BYTES
+from ..config import MAX_CANDIDATES, MAX_SECTION_TOKENS, MAX_TOKEN_BYTES
 from ..errors import FormatError
 from ..model.exact.numerics import Numerics
 from ..coding import profiles
@@ -67,7 +67,6 @@ RECIPES: dict[int, Recipe] = {
               chunk_tokens=32),
 }
 DEFAULT_RECIPE = 1  # SemanticConfig.recipe_number(): 1 for one seed, 2 for more
-MAX_CANDIDATES = 128  # a file's candidates per chunk (the base of its seed digits), at most: --seeds's limit
 
 
 @dataclass

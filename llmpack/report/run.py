@@ -14,10 +14,12 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..codecs import CODECS
 from .measure import Row, measure_baseline, measure_llmpack
 from ..model.loading import LoadedModel
 
-MODES = ("arithmetic", "semantic", "summary", "fidelity")
+# The model-driven modes (those with options: zstd and stored are measured as baselines).
+MODES = tuple(name for name, codec in CODECS.items() if codec.config_class is not None)
 # Rough cost of one task relative to others, so the slowest start first and the
 # workers finish together (summary regenerates its text twice, at encode and decode).
 _COST = {"summary": 3, "semantic": 3, "fidelity": 2, "arithmetic": 1}
