@@ -15,6 +15,7 @@ from typing import Callable
 from .coding import container
 from .codecs import BY_MODE, CODECS, DEFAULT_MODE, FALLBACKS, Context, StoredCodec
 from .codecs.semantic import SemanticCodec, SummaryCodec, strip as semantic_strip
+from .config import option_names
 from .errors import FormatError, IntegrityError, LLMPackError
 from .model.loading import LoadedModel
 
@@ -40,8 +41,7 @@ class Compressor:
         if options:
             if cls.config_class is None:
                 raise LLMPackError(f"mode '{mode}' takes no options (got {', '.join(options)})")
-            known = {f.name for f in dataclasses.fields(cls.config_class)}
-            unknown = sorted(set(options) - known)
+            unknown = sorted(set(options) - set(option_names(cls.config_class)))
             if unknown:
                 raise LLMPackError(f"mode '{mode}' has no option {', '.join(unknown)}")
             config = dataclasses.replace(config or cls.config_class(), **options)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from .errors import LLMPackError
 
@@ -106,8 +106,12 @@ def _check_common(cfg) -> None:
 
 
 def option_names(config_class) -> tuple[str, ...]:
-    """The options a config declares: its fields."""
-    return tuple(f.name for f in fields(config_class)) if config_class is not None else ()
+    """The options a config declares: its fields, less those its class marks as not its
+    own (`not_options`: a summary has no residual)."""
+    if config_class is None:
+        return ()
+    hidden = getattr(config_class, "not_options", ())
+    return tuple(f.name for f in fields(config_class) if f.name not in hidden)
 
 
 class Settings(NamedTuple):
@@ -247,6 +251,8 @@ class SummaryConfig(SemanticConfig):
 
     max_section_tokens: int = 512
     prompt_tokens: int | None = 48
+    # A summary has no residual layer and never falls back (it is lossy).
+    not_options: ClassVar[tuple[str, ...]] = ("residual", "residual_segment_tokens", "fallback")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import llmpack
 from llmpack.cli import app, paths
 
 TEXT = b"The same line, over and over, compresses well enough.\n" * 40
@@ -180,3 +181,16 @@ def test_ctrl_c_is_one_line_and_exit_130():
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert err.decode().strip() == "llmpack: interrupted"
+
+
+def test_which_option_goes_with_which_mode_comes_from_the_configs(private):
+    """An option a mode's config does not declare is a usage error naming the modes that take it."""
+    for args, hint, takers in ((["--mode", "zstd", "-L", "3"], "--level", "arithmetic or fidelity"),
+                               (["--seeds", "2"], "--seeds", "semantic or summary"),
+                               (["--mode", "summary", "--residual", "diff"], "--residual", "semantic only"),
+                               (["--mode", "semantic", "-D", private], "-D/--dict", "arithmetic only")):
+        result = run("encode", *args, private)
+        assert result.exit_code == 2, (args, result.output)
+        assert hint in result.stderr and takers in result.stderr, result.stderr
+    with pytest.raises(llmpack.LLMPackError, match="has no option residual"):
+        llmpack.Compressor(mode="summary", residual="diff")
