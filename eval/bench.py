@@ -53,7 +53,12 @@ def main() -> int:
     print(f"model loaded in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     modes = [m for m in args.modes.split(",") if m]
     options = {"seeds": args.seeds} if args.seeds else {}
-    compressors = {m: compressor if m == "arithmetic" else llmpack.Compressor(mode=m, model=lm, **options, **(level if m == "fidelity" else {})) for m in modes}
+    compressors = {
+        m: compressor
+        if m == "arithmetic"
+        else llmpack.Compressor(mode=m, model=lm, **options, **(level if m == "fidelity" else {}))
+        for m in modes
+    }
 
     rows = []
     for spec in args.files:
@@ -64,7 +69,9 @@ def main() -> int:
             print(f"{name}: running {mode} mode on {len(data)} bytes ...", file=sys.stderr, flush=True)
             rows.append(measure_llmpack(name, data, compressors[mode], decompressor))
 
-    print("| file | codec | bytes | compressed | bits/byte | similarity | exact | encode s | decode s | encode KB/s | decode KB/s |")
+    print(
+        "| file | codec | bytes | compressed | bits/byte | similarity | exact | encode s | decode s | encode KB/s | decode KB/s |"
+    )
     print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for r in rows:
         print(

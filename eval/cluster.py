@@ -104,7 +104,7 @@ def files(work: Path, count: int, size: int) -> None:
     here, there = work / "here", work / "there"
     for folder in (here, there):
         shutil.rmtree(folder, ignore_errors=True)
-    for k, (p, start) in enumerate(cuts[:count]):
+    for p, start in cuts[:count]:
         rel = p.relative_to(CORPUS)
         name = f"{rel.as_posix().replace('/', '__')}.{start // size}"
         for folder in (here, there):
@@ -135,13 +135,31 @@ def select(work: Path, size: int, pool_file: Path, budget: int, k: tuple[int, in
     src = work / "pool.json"
     src.write_text(json.dumps(pool), encoding="utf-8")
     ks = ["--k1", str(k[0]), "--k2", str(k[1]), "--k3", str(k[2])]
-    t_local = llmpack("select", str(src), "-n", str(budget), *ks, "--scorer", "lm", "-q", "-f", "-o", str(work / "sel_local.json"))
-    t_ray = llmpack("select", str(src), "-n", str(budget), *ks, "--scorer", "lm", "-q", "-f", "--ray", "--workers", "2",
-                    "-o", str(work / "sel_ray.json"))
+    t_local = llmpack("select", str(src), "-n", str(budget), *ks, "--scorer", "lm", "-q", "-f",
+                      "-o", str(work / "sel_local.json"))
+    t_ray = llmpack(
+        "select",
+        str(src),
+        "-n",
+        str(budget),
+        *ks,
+        "--scorer",
+        "lm",
+        "-q",
+        "-f",
+        "--ray",
+        "--workers",
+        "2",
+        "-o",
+        str(work / "sel_ray.json"),
+    )
     picked = json.loads((work / "sel_local.json").read_text())
-    print(f"select --scorer lm on {len(pool)} conversations (budget {budget}, k1/k2/k3 {k}): local {t_local:.1f} s, "
-          f"--ray 2 workers {t_ray:.1f} s; same selection: {same(work / 'sel_local.json', work / 'sel_ray.json')} "
-          f"({len(picked)} samples)", flush=True)
+    print(
+        f"select --scorer lm on {len(pool)} conversations (budget {budget}, k1/k2/k3 {k}): local {t_local:.1f} s, "
+        f"--ray 2 workers {t_ray:.1f} s; same selection: {same(work / 'sel_local.json', work / 'sel_ray.json')} "
+        f"({len(picked)} samples)",
+        flush=True,
+    )
 
 
 def main() -> int:

@@ -57,14 +57,21 @@ def main() -> int:
             if llmpack.decompress(blob, model=lm) != data:
                 print(f"ROUND TRIP FAILED: {name}", file=sys.stderr)
                 return 1
-            if "fallback" not in st and not args.no_strip_check and llmpack.strip(blob) != llmpack.Compressor(mode="summary", model=lm, **base).compress(data):
+            if (
+                "fallback" not in st
+                and not args.no_strip_check
+                and llmpack.strip(blob) != llmpack.Compressor(mode="summary", model=lm, **base).compress(data)
+            ):
                 print(f"STRIP DIFFERS FROM SUMMARY: {name}", file=sys.stderr)
                 return 1
         ratio = len(blob) / len(arith)
         worst = max(worst, ratio)
         residual = st.get("fallback") or f"{st.get('residual_method')}: {llmpack.inspect(blob).get('residual', '')}"
-        print(f"| {name} | {len(zstd_compress(data))} | {len(arith)} | {len(blob)} | {ratio:.3f} | "
-              f"{st.get('prompt_bytes', '-')} B, {st.get('sections', '-')} sections | {residual} | {enc:.1f} s |", flush=True)
+        print(
+            f"| {name} | {len(zstd_compress(data))} | {len(arith)} | {len(blob)} | {ratio:.3f} | "
+            f"{st.get('prompt_bytes', '-')} B, {st.get('sections', '-')} sections | {residual} | {enc:.1f} s |",
+            flush=True,
+        )
     print(f"\nlargest semantic / arithmetic: {worst:.3f}")
     return 0
 

@@ -29,7 +29,9 @@ def main() -> int:
         assert llmpack.decompress(blob, model=lm) == data
         z = len(zstandard.ZstdCompressor(level=19, write_checksum=True).compress(data))
         header, payload = container.unpack(blob)
-        print(f"| {name} | {z} | {len(blob)} | {len(blob) - z:+d} | {llmpack.inspect(blob)['mode']} | {len(blob) - len(payload)} |")
+        print(
+            f"| {name} | {z} | {len(blob)} | {len(blob) - z:+d} | {llmpack.inspect(blob)['mode']} | {len(blob) - len(payload)} |"
+        )
     return 0
 
 

@@ -125,7 +125,11 @@ def _codec_for(header: container.Header, device: str = "auto", dictionary: bytes
     if cls is None:
         raise FormatError(f"unknown mode {header.mode} (file from a newer llmpack?)")
     settings = {"device": device} if device != "auto" else {}
-    if dictionary is not None and cls.config_class is not None and "dictionary" in {f.name for f in dataclasses.fields(cls.config_class)}:
+    if (
+        dictionary is not None
+        and cls.config_class is not None
+        and "dictionary" in {f.name for f in dataclasses.fields(cls.config_class)}
+    ):
         settings["dictionary"] = dictionary
     if cls.config_class is not None and settings:
         return cls(dataclasses.replace(cls.config_class(), **settings))
@@ -137,8 +141,9 @@ def compress(data: bytes, *, mode: str = DEFAULT_MODE, model: str | LoadedModel 
     return Compressor(mode=mode, model=model, **options).compress(data)
 
 
-def decompress(blob: bytes, *, model: str | LoadedModel | None = None, device: str = "auto",
-               dictionary: bytes | None = None) -> bytes:
+def decompress(
+    blob: bytes, *, model: str | LoadedModel | None = None, device: str = "auto", dictionary: bytes | None = None
+) -> bytes:
     return Decompressor(model=model, device=device, dictionary=dictionary).decompress(blob)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar, NamedTuple
 
+from . import environment
 from .errors import LLMPackError
 
 # --- container ---------------------------------------------------------------
@@ -49,10 +50,10 @@ ZSTD_LEVEL = 19  # level for --mode zstd and for per-segment fallback (zstd's st
 
 def user_dir() -> Path:
     """Offline user directory (converted weights, fingerprints). LLMPACK_HOME overrides."""
-    env = os.environ.get("LLMPACK_HOME")
+    env = environment.home()
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = environment.cache_home() or Path.home() / ".cache"
     return Path(base) / "llmpack"
 
 

@@ -6,6 +6,14 @@ import hashlib
 
 import pytest
 
+
+def pytest_collection_modifyitems(config, items):
+    """Integration tests (the real model) are slow too: `pytest -m "not slow"` is the
+    development subset; the full run (CI, the README's command) runs everything."""
+    for item in items:
+        if item.get_closest_marker("integration") is not None:
+            item.add_marker(pytest.mark.slow)
+
 TINY_TRAINING_TEXT = [
     "The quick brown fox jumps over the lazy dog.\n",
     "Alice was beginning to get very tired of sitting by her sister on the bank.\n",

@@ -16,7 +16,7 @@ import llmpack
 from llmpack import select as zs
 from llmpack.cli import app
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from machines import CORPUS
 
 
 def ratio(samples: list) -> np.float32:
@@ -182,7 +182,8 @@ def test_select_api_rejects_a_budget_larger_than_the_pool():
 def test_cli_writes_the_selection_in_order(tmp_path):
     pool = prose_pool(CORPUS / "prose" / "llamafactory_wiki_demo.txt", 50, seed=3)
     out = tmp_path / "sel.json"
-    r = CliRunner().invoke(app, ["select", write(tmp_path, pool), "--budget", "10", "--k1", "40", "--k2", "20", "--k3", "5", "-o", str(out), "-j", "2"])
+    r = CliRunner().invoke(app, ["select", write(tmp_path, pool), "--budget", "10", "--k1", "40", "--k2", "20", "--k3", "5",
+                                 "-o", str(out), "-j", "2"])
     assert r.exit_code == 0, r.output
     chosen = json.loads(out.read_text())
     assert [c["id"] for c in chosen] == zs.select(pool, 10, 40, 20, 5)

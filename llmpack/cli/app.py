@@ -10,6 +10,7 @@ Heavy modules (torch, transformers) are imported only by commands that run a mod
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ from typing import Optional
 
 import typer
 
+from .. import environment
 from ..codecs import CODECS, DEFAULT_MODE, FidelityCodec, StoredCodec
 from ..config import DEFAULT_LEVEL, DEVICES, LEVELS, RESIDUALS, SUFFIX, option_names
 from . import paths
@@ -76,18 +78,18 @@ def _errors(name: str):
     except (CliError, LLMPackError, OSError, MemoryError) as exc:
         if isinstance(exc, BrokenPipeError):
             _stdout_gone()
-        if os.environ.get("LLMPACK_DEBUG"):
+        if environment.debug():
             traceback.print_exc()
         _say(getattr(exc, "name", name), _reason(exc))
-        raise typer.Exit(EXIT_ERROR)
+        raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         typer.echo("llmpack: interrupted", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # an llmpack bug: still one line, but say so
-        if os.environ.get("LLMPACK_DEBUG"):
+        if environment.debug():
             traceback.print_exc()
         _say(name, f"internal error: {type(exc).__name__}: {exc} (set LLMPACK_DEBUG=1 for details)")
-        raise typer.Exit(EXIT_ERROR)
+        raise typer.Exit(EXIT_ERROR) from None
 
 
 def _stdout_gone() -> None:
@@ -155,7 +157,7 @@ def _each_file(files: Optional[list[str]], recursive: bool, decoding: bool, outp
 
     in_flight: deque = deque()
     for item in inputs:
-        finish = attempt(item, lambda: work(item))
+        finish = attempt(item, functools.partial(work, item))
         if callable(finish):
             in_flight.append((item, finish))
         while len(in_flight) > window:
@@ -181,13 +183,31 @@ KeepOpt = typer.Option(True, "--keep/--rm", "-k", help="Keep the input (the defa
 QuietOpt = typer.Option(False, "-q", "--quiet", help="No progress bar, no warnings.")
 VerboseOpt = typer.Option(False, "-v", "--verbose", help="Print sizes and speed for each file.")
 RecursiveOpt = typer.Option(False, "-r", "--recursive", help="Walk folders given as inputs.")
-ModelOpt = typer.Option(None, "-m", "--model", help="Model: registry id or alias (default smollm2-135m), a Hugging Face folder, or a .gguf file.")
-DeviceOpt = typer.Option("auto", "--device", help="Where the model runs: auto (the CPU, faster than a GPU for this engine), cpu or cuda. Files are the same either way.")
-RayOpt = typer.Option(None, "--ray", help="Run the model work on a Ray cluster: --ray alone starts a local one for this job; "
-                      "--ray auto joins this machine's cluster, --ray HOST:PORT another. Outputs are byte-identical. "
-                      "Needs: pip install 'llmpack[ray]'.", metavar="[ADDRESS]")
-WorkersOpt = typer.Option(None, "--workers", min=1, help="With --ray: workers of the local cluster, one CPU each [default: one per core].")
-DictOpt = typer.Option(None, "-D", "--dict", help="arithmetic: a priming text run through the model before the data (as a zstd dictionary); decoding needs the same file.", metavar="FILE")
+ModelOpt = typer.Option(None, "-m", "--model",
+                        help="Model: registry id or alias (default smollm2-135m), a Hugging Face folder, or a .gguf file.")
+DeviceOpt = typer.Option(
+    "auto",
+    "--device",
+    help="Where the model runs: auto (the CPU, faster than a GPU for this engine), cpu or cuda. Files are the same either way.",
+)
+RayOpt = typer.Option(
+    None,
+    "--ray",
+    help="Run the model work on a Ray cluster: --ray alone starts a local one for this job; "
+    "--ray auto joins this machine's cluster, --ray HOST:PORT another. Outputs are byte-identical. "
+    "Needs: pip install 'llmpack[ray]'.",
+    metavar="[ADDRESS]",
+)
+WorkersOpt = typer.Option(
+    None, "--workers", min=1, help="With --ray: workers of the local cluster, one CPU each [default: one per core]."
+)
+DictOpt = typer.Option(
+    None,
+    "-D",
+    "--dict",
+    help="arithmetic: a priming text run through the model before the data (as a zstd dictionary); decoding needs the same file.",
+    metavar="FILE",
+)
 
 
 def _dictionary(path: str | None) -> bytes | None:
@@ -203,7 +223,10 @@ def _dictionary(path: str | None) -> bytes | None:
 def _finish(src: str, dest: str, rm: bool, start: float, n_in: int, n_out: int, verbose: bool, detail: str = "") -> None:
     """After a file is written: -v's line, then --rm (never of stdin, nor when writing to stdout, as gzip -c)."""
     if verbose:
-        _say(src, f"{n_in} -> {n_out} bytes{detail}, {time.perf_counter() - start:.1f} s" + ("" if dest == STDIO else f" -> {dest}"))
+        _say(
+            src,
+            f"{n_in} -> {n_out} bytes{detail}, {time.perf_counter() - start:.1f} s" + ("" if dest == STDIO else f" -> {dest}"),
+        )
     if rm and src != STDIO and dest != STDIO:
         os.unlink(src)
 
@@ -212,16 +235,46 @@ def _finish(src: str, dest: str, rm: bool, start: float, n_in: int, n_out: int, 
 def encode(
     files: Optional[list[str]] = FilesArg,
     output: Optional[str] = OutOpt,
-    mode: Optional[str] = typer.Option(None, "--mode", help=f"One of: {', '.join(MODES)}. arithmetic and semantic are lossless, summary and fidelity lossy. [default: arithmetic]", show_default=False),
+    mode: Optional[str] = typer.Option(
+        None,
+        "--mode",
+        help=f"One of: {', '.join(MODES)}. arithmetic and semantic are lossless, summary and fidelity lossy. "
+        "[default: arithmetic]",
+        show_default=False,
+    ),
     model: Optional[str] = ModelOpt,
-    prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="semantic/summary: most tokens per section prompt [default: semantic 1 per 32 text tokens, 8-48; summary 48]."),
-    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per 32-token chunk of each section [default: 1]."),
-    residual: Optional[str] = typer.Option(None, "--residual", help="semantic: how the residual is coded: model, diff, lm or auto (the smallest) [default: auto]."),
-    level: Optional[int] = typer.Option(None, "-L", "--level", min=min(LEVELS), max=max(LEVELS),
-                                        help=f"arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: {DEFAULT_LEVEL}]."),
-    fidelity: Optional[float] = typer.Option(None, "--fidelity", min=-1.0, max=1.0, help="Lossy: replace the costliest sentences by the model's own text, or drop them, while the text keeps at least this similarity (MiniLM cosine) to the original; implies --mode fidelity [default: 0.95]."),
+    prompt_tokens: Optional[int] = typer.Option(
+        None,
+        "--prompt-tokens",
+        min=1,
+        help="semantic/summary: most tokens per section prompt [default: semantic 1 per 32 text tokens, 8-48; summary 48].",
+    ),
+    seeds: Optional[int] = typer.Option(
+        None, "--seeds", min=1, max=128, help="semantic/summary: seeds tried per 32-token chunk of each section [default: 1]."
+    ),
+    residual: Optional[str] = typer.Option(
+        None, "--residual", help="semantic: how the residual is coded: model, diff, lm or auto (the smallest) [default: auto]."
+    ),
+    level: Optional[int] = typer.Option(
+        None,
+        "-L",
+        "--level",
+        min=min(LEVELS),
+        max=max(LEVELS),
+        help=f"arithmetic, fidelity: 1 (fastest) to 9 (smallest), also as -1 .. -9 [default: {DEFAULT_LEVEL}].",
+    ),
+    fidelity: Optional[float] = typer.Option(
+        None,
+        "--fidelity",
+        min=-1.0,
+        max=1.0,
+        help="Lossy: replace the costliest sentences by the model's own text, or drop them, while the text keeps at "
+        "least this similarity (MiniLM cosine) to the original; implies --mode fidelity [default: 0.95].",
+    ),
     dictionary: Optional[str] = DictOpt,
-    no_fallback: bool = typer.Option(False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."),
+    no_fallback: bool = typer.Option(
+        False, "--no-fallback", help="Keep the mode's coding even where zstd or the bytes as they are would be smaller."
+    ),
     device: str = DeviceOpt,
     ray: Optional[str] = RayOpt,
     workers: Optional[int] = WorkersOpt,
@@ -237,9 +290,14 @@ def encode(
     _check_choice(mode, MODES, "--mode")
     _check_choice(residual, RESIDUALS, "--residual")
     _check_choice(device, DEVICES, "--device")
-    given = {"prompt_tokens": (prompt_tokens, "--prompt-tokens"), "seeds": (seeds, "--seeds"),
-             "residual": (residual, "--residual"), "level": (level, "-L/--level"), "fidelity": (fidelity, "--fidelity"),
-             "dictionary": (dictionary, "-D/--dict")}
+    given = {
+        "prompt_tokens": (prompt_tokens, "--prompt-tokens"),
+        "seeds": (seeds, "--seeds"),
+        "residual": (residual, "--residual"),
+        "level": (level, "-L/--level"),
+        "fidelity": (fidelity, "--fidelity"),
+        "dictionary": (dictionary, "-D/--dict"),
+    }
     accepted = option_names(CODECS[mode].config_class)
     options = {}
     for name, (value, flag) in given.items():
@@ -507,11 +565,21 @@ def _int_list(text: str, param: str) -> tuple[int, ...]:
 def report_cmd(
     files: list[str] = typer.Argument(..., help="Text files to measure."),
     output: str = typer.Option("report", "-o", "--output", help="Folder for report.md, report.json, PNGs and surprisal.html."),
-    modes: str = typer.Option("arithmetic,semantic,summary,fidelity", "--modes", help="Comma list of llmpack modes to run, from: arithmetic, semantic, summary, fidelity (baselines always run)."),
-    prompt_tokens: str = typer.Option("16,48", "--prompt-tokens", help="summary: comma list of prompt budgets, one row each per seed count."),
+    modes: str = typer.Option(
+        "arithmetic,semantic,summary,fidelity",
+        "--modes",
+        help="Comma list of llmpack modes to run, from: arithmetic, semantic, summary, fidelity (baselines always run).",
+    ),
+    prompt_tokens: str = typer.Option(
+        "16,48", "--prompt-tokens", help="summary: comma list of prompt budgets, one row each per seed count."
+    ),
     seeds: str = typer.Option("1,4", "--seeds", help="summary: comma list of seed counts, one curve each."),
-    fidelity: str = typer.Option("0.8,0.9,0.95,0.99", "--fidelity", help="fidelity: comma list of similarities to keep, one row each."),
-    max_bytes: Optional[int] = typer.Option(None, "--max-bytes", min=1, help="Measure only the first N bytes of each file [default: all]."),
+    fidelity: str = typer.Option(
+        "0.8,0.9,0.95,0.99", "--fidelity", help="fidelity: comma list of similarities to keep, one row each."
+    ),
+    max_bytes: Optional[int] = typer.Option(
+        None, "--max-bytes", min=1, help="Measure only the first N bytes of each file [default: all]."
+    ),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs", min=1, help="Measurements run at a time [default: 2 on 2+ cores]."),
     model: Optional[str] = ModelOpt,
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing report in the output folder."),
@@ -534,8 +602,9 @@ def report_cmd(
         levels = ()
     if not levels or not all(-1 <= f <= 1 for f in levels):
         raise typer.BadParameter(f"expected a comma list of numbers from -1 to 1, got '{fidelity}'", param_hint="--fidelity")
-    config = ReportConfig(modes=mode_list, prompt_tokens=budgets, seeds=_int_list(seeds, "--seeds"), fidelity=levels,
-                          max_bytes=max_bytes)
+    config = ReportConfig(
+        modes=mode_list, prompt_tokens=budgets, seeds=_int_list(seeds, "--seeds"), fidelity=levels, max_bytes=max_bytes
+    )
     if jobs is not None:
         config.jobs = jobs
     with _errors("report"):  # messages name the file or folder at fault themselves
@@ -581,8 +650,10 @@ def doctor(model: Optional[str] = ModelOpt) -> None:
 
         lm = load(model)
         exact = lm.exact()
-        typer.echo(f"machine: {platform.machine()}, torch {torch.__version__}, "
-                   f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads")
+        typer.echo(
+            f"machine: {platform.machine()}, torch {torch.__version__}, "
+            f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads"
+        )
         typer.echo(f"model: {lm.name} ({lm.fingerprint.hex()})")
         typer.echo(f"numerics: {DEFAULT.tag()} (files made here decode on any machine)")
         typer.echo(f"backend: {exact.backend.name}")

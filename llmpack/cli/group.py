@@ -24,7 +24,7 @@ try:  # typer 0.2x carries its own copy of click; older versions use click itsel
     from typer._click import exceptions as click
 except ImportError:  # pragma: no cover
     import click
-Abort = getattr(click, "Abort", None) or getattr(typer.exceptions, "Abort")  # Ctrl-C at a prompt (typer keeps its own)
+Abort = getattr(click, "Abort", None) or typer.exceptions.Abort  # Ctrl-C at a prompt (typer keeps its own)
 
 DECODE_FLAGS = ("-d", "--decompress", "--uncompress")
 ENCODE_FLAGS = ("-z", "--compress")

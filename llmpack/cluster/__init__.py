@@ -15,6 +15,7 @@ import logging
 import os
 from contextlib import contextmanager
 
+from .. import environment
 from ..errors import LLMPackError
 from .pool import TASK_CPUS, Pool
 
@@ -61,7 +62,7 @@ def _quiet_driver() -> None:
     def print_to_stdstream(data, *args, **kwargs):
         if data.get("pid") != "raylet":
             return original(data, *args, **kwargs)
-        if os.environ.get("LLMPACK_DEBUG"):
+        if environment.debug():
             return original(dict(data, is_err=True), *args, **kwargs)
 
     print_to_stdstream.llmpack_quiet = True
@@ -80,7 +81,9 @@ def _start_or_join(ray, address: str, workers: int | None) -> None:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         ray.shutdown()
         lines = str(exc).strip().splitlines()
-        raise LLMPackError(f"cannot start or join the Ray cluster '{address}': {lines[0] if lines else type(exc).__name__}") from None
+        raise LLMPackError(
+            f"cannot start or join the Ray cluster '{address}': {lines[0] if lines else type(exc).__name__}"
+        ) from None
 
 
 @contextmanager

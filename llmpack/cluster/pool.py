@@ -17,7 +17,7 @@ import pickle
 import threading
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from ..coding import workers
 from ..coding.modelcoder import Job, ModelCoder, Segment
@@ -25,6 +25,9 @@ from ..coding.profiles import Profile
 from ..errors import LLMPackError
 from . import tasks
 from .tasks import ModelRef
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from ..model.loading import LoadedModel
 
 TASK_CPUS = 1  # CPUs (= torch threads) per task: measured, single-thread workers beat shared OpenMP pools on small CPUs
 MAX_RETRIES = 3  # a task whose worker process dies (killed, out of memory, node lost) reruns this often
@@ -109,7 +112,7 @@ class Pool:
         return self.ray.put(value) if value else value
 
     # -- what codecs and commands ask for --------------------------------------------------
-    def code_pieces(self, job: Job, lm, coder: ModelCoder, profile: Profile, pieces: list[bytes],
+    def code_pieces(self, job: Job, lm: LoadedModel, coder: ModelCoder, profile: Profile, pieces: list[bytes],
                     dictionary: bytes | None) -> tuple[list[Segment], list[list[int]], list[list[float]]]:
         """ModelCoder.model_pass over pieces, one task each: (segments, tokens, bits)."""
         ref, coder = ModelRef.of(job, lm), _portable(coder)
@@ -118,7 +121,7 @@ class Pool:
                            lambda i, _: len(pieces[i]))
         return tuple([r[k][0] for r in results] for k in range(3))
 
-    def decode_segments(self, job: Job, lm, coder: ModelCoder, profile: Profile, segments: list[Segment],
+    def decode_segments(self, job: Job, lm: LoadedModel, coder: ModelCoder, profile: Profile, segments: list[Segment],
                         dictionary: bytes | None) -> list[bytes]:
         """ModelCoder.decode_segments for one file's model-coded segments. Decoding
         steps a task's segments together, one token per step, and a step of many rows

@@ -9,10 +9,15 @@ machine, the thread count or how segments are grouped.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 from ..coding.modelcoder import ModelCoder
 from ..errors import ModelError
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from ..model.loading import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class ModelRef:
     fingerprint: bytes = b""
 
     @classmethod
-    def of(cls, job, lm) -> "ModelRef":
+    def of(cls, job, lm: LoadedModel) -> "ModelRef":
         return cls(job.model_name, lm.registry_id, lm.fingerprint)
 
 

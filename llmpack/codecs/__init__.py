@@ -8,7 +8,9 @@ from .fidelity import FidelityCodec
 from .semantic import SemanticCodec, SummaryCodec
 from .zstd import StoredCodec, ZstdCodec
 
-CODECS: dict[str, type[Codec]] = {c.name: c for c in (ArithmeticCodec, SemanticCodec, SummaryCodec, FidelityCodec, ZstdCodec, StoredCodec)}
+CODECS: dict[str, type[Codec]] = {
+    c.name: c for c in (ArithmeticCodec, SemanticCodec, SummaryCodec, FidelityCodec, ZstdCodec, StoredCodec)
+}
 BY_MODE: dict[int, type[Codec]] = {c.mode: c for c in CODECS.values()}
 DEFAULT_MODE = "arithmetic"
 FALLBACKS = (ZstdCodec, StoredCodec)  # what a lossless file becomes when it is smaller so (whole-file fallback)

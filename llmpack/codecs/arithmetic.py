@@ -10,6 +10,8 @@ token per row and step, and computes the same weights on any machine.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 import hashlib
@@ -23,9 +25,14 @@ from ..coding.modelcoder import (
     FLAG_CRLF, METHOD_NAMES, MODEL, RAW, ZSTD, ModelCoder, Segment, corrupt_message, denormalize, normalize,
 )
 from ..coding.online import OFF
-from ..coding.profiles import UNLIMITED, Profile
+from ..coding.profiles import Profile
+from ..model.window import UNLIMITED
 from ..coding.zstdframe import zstd_compress, zstd_max_output
 from .base import Codec, Context, Encoded
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from ..model.tokens import ByteTokenizer
+    from ..model.loading import LoadedModel
 
 FLAG_DICT = 0x02  # format 4: coded after a dictionary, whose id follows
 DICT_ID_BYTES = 4  # truncated SHA-256 of the dictionary: tells a wrong one apart (the checksum of the original backs it)
@@ -207,7 +214,7 @@ class ArithmeticCodec(Codec):
         params = Params(flags, number, dictionary_id(self.config.dictionary) if self.config.dictionary else b"", segments)
         return Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
 
-    def encode_stream(self, data: bytes, lm, ctx: Context) -> bytes:
+    def encode_stream(self, data: bytes, lm: LoadedModel, ctx: Context) -> bytes:
         """A self-delimiting coded form to embed in another codec's payload (format 3's
         segment table): flags u8 | rows varint | segment table | payloads. The embedding
         codec records the numerics and passes them to decode_stream."""
@@ -216,7 +223,7 @@ class ArithmeticCodec(Codec):
         _pack_segments(w, segments)
         return w.getvalue() + b"".join(s.payload for s in segments)
 
-    def decode_stream(self, r: Reader, size_limit: int, lm, numerics: "ParamsV3", ctx: Context) -> bytes:
+    def decode_stream(self, r: Reader, size_limit: int, lm: LoadedModel, numerics: "ParamsV3", ctx: Context) -> bytes:
         """Read one encode_stream() form from r; `numerics` gives the numerics, start_id and precision."""
         flags, rows = r.u8(), r.varint()
         segs, lengths = _unpack_segments(r, size_limit)
@@ -225,7 +232,7 @@ class ArithmeticCodec(Codec):
         params = ParamsV3(flags, numerics.numerics, rows, numerics.start_id, numerics.precision, segs)
         return self._uncode_v3(params, r.raw(sum(lengths)), lengths, size_limit, lambda: lm, ctx, exact=False)
 
-    def segments_of(self, data: bytes, tok) -> tuple[list[bytes], int]:
+    def segments_of(self, data: bytes, tok: ByteTokenizer) -> tuple[list[bytes], int]:
         """The pieces this codec codes data in (newlines normalised where the config says
         so and reversible), and the newline flags."""
         max_rows, min_tokens, max_tokens, _ = self.config.settings()
@@ -234,7 +241,8 @@ class ArithmeticCodec(Codec):
         count, _ = seg.plan(n_guess, max_rows, min_tokens, max_tokens)
         return seg.split(text, count), flags
 
-    def _code(self, data: bytes, lm, ctx: Context, profile: Profile, dictionary: bytes | None) -> tuple[int, list[Segment]]:
+    def _code(self, data: bytes, lm: LoadedModel, ctx: Context, profile: Profile,
+              dictionary: bytes | None) -> tuple[int, list[Segment]]:
         cfg = self.config
         pieces, flags = self.segments_of(data, lm.tokenizer)
         if ctx.pool is not None and pieces:  # each piece on a cluster worker: the same segments
@@ -277,10 +285,13 @@ class ArithmeticCodec(Codec):
         dictionary = self.config.dictionary
         if params.dictionary:
             if dictionary is None:
-                raise LLMPackError(f"this file was compressed with a dictionary (id {params.dictionary.hex()}); give it with -D FILE")
+                raise LLMPackError(f"this file was compressed with a dictionary (id {params.dictionary.hex()}); "
+                                   "give it with -D FILE")
             if dictionary_id(dictionary) != params.dictionary:
-                raise LLMPackError(f"wrong dictionary: this file needs id {params.dictionary.hex()}, "
-                                   f"the one given has {dictionary_id(dictionary).hex()}")
+                raise LLMPackError(
+                    f"wrong dictionary: this file needs id {params.dictionary.hex()}, "
+                    f"the one given has {dictionary_id(dictionary).hex()}"
+                )
         elif dictionary is not None:
             raise LLMPackError("this file was compressed without a dictionary; decode it without -D")
         pieces = self.coder.uncode(profile, params.segments, header.original_size, get_model, ctx, dictionary)
@@ -290,8 +301,9 @@ class ArithmeticCodec(Codec):
         return data
 
     # -- format 3 --------------------------------------------------------------
-    def _uncode_v3(self, params: ParamsV3, payload: bytes, lengths: list[int], total: int, get_model, ctx: Context,
-                   exact: bool = True) -> bytes:
+    def _uncode_v3(
+        self, params: ParamsV3, payload: bytes, lengths: list[int], total: int, get_model, ctx: Context, exact: bool = True
+    ) -> bytes:
         pos = 0
         for s, n in zip(params.segments, lengths):
             s.payload = payload[pos : pos + n]
@@ -346,5 +358,6 @@ class ArithmeticCodec(Codec):
 def _online_text(profile: Profile) -> str:
     spec = profile.online
     parts = ([f"adaptive bias (rate {spec.bias_rate})"] if spec.bias_rate else []) + (
-        [f"match model (order {spec.match_order})"] if spec.match_order else [])
+        [f"match model (order {spec.match_order})"] if spec.match_order else []
+    )
     return ", ".join(parts) or "none"

@@ -16,14 +16,19 @@ decodes on any machine as the arithmetic mode does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config import CHECKSUM_BYTES, FidelityConfig
 from ..coding.container import Header, Reader, Writer, checksum
-from ..errors import FormatError, LLMPackError
+from ..errors import FormatError
 from ..coding import profiles
 from ..coding.modelcoder import denormalize, threads
 from .arithmetic import ArithmeticCodec
 from .base import Codec, Context, Encoded
 from .semantic_params import similarity_byte, similarity_of
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from ..model.loading import LoadedModel
 
 
 class FidelityCodec(Codec):
@@ -55,7 +60,7 @@ class FidelityCodec(Codec):
         params.raw(checksum(approx)).raw(inner.params)
         return Encoded(params.getvalue(), inner.payload, model=lm)
 
-    def approximations(self, data: bytes, lm, ctx: Context) -> list[tuple[bytes, float]]:
+    def approximations(self, data: bytes, lm: LoadedModel, ctx: Context) -> list[tuple[bytes, float]]:
         """Candidate approximations with their similarity to data (at least the fidelity):
         the original, then the text after each round of the edit search."""
         from ..semantic.similarity import local_similarities, similarity

@@ -23,9 +23,15 @@ the search's floats (MiniLM) never reach the coder.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from ..model.tokens import ByteTokenizer
+    from ..model.exact.model import ExactLM
 
 CONTEXT_TOKENS = 32  # tokens before a span that its measurement and continuation see (short rows keep a round fast)
 LOOKAHEAD_TOKENS = 12  # tokens after a span whose cost an edit changes: an edit that fits badly shows here
@@ -56,7 +62,7 @@ class Search:
     """One text's edit search. `pieces` are token lists; `text_of(pieces)` gives the
     full text they stand for (newlines restored); `similarity(a, b)` is MiniLM's."""
 
-    def __init__(self, exact, tok, window, similarity, texts_similarity) -> None:
+    def __init__(self, exact: ExactLM, tok: ByteTokenizer, window, similarity, texts_similarity) -> None:
         self.exact, self.tok, self.window = exact, tok, window
         self.similarity = similarity  # (original bytes, text bytes) -> float
         self.texts_similarity = texts_similarity  # [(a, b), ...] -> [float]: local meaning

@@ -29,6 +29,8 @@ remains is, byte for byte, the summary file of the same text at the same setting
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..coding import container, profiles
 from ..semantic import residual as rsd
 from ..semantic import sections as sec
@@ -43,6 +45,11 @@ from .semantic_params import (
     P_MODEL, RECIPES, Params, Section, clean_prompt, pack_small_v4, unpack_small_v4,
 )
 from ..coding.zstdframe import zstd_compress, zstd_decompress
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from ..model.tokens import ByteTokenizer
+    from ..model.exact.model import ExactLM
+    from ..model.loading import LoadedModel
 
 # The residual layer: one byte per section saying how it is stored, or K_EDITS and an
 # edit script (format 4 files have only the edit script, without that byte).
@@ -68,11 +75,11 @@ def _batches(n: int, rows: int) -> list[range]:
     return [range(i, min(n, i + rows)) for i in range(0, n, rows)]
 
 
-def _pad_id(hf, tok) -> int:
+def _pad_id(hf, tok: ByteTokenizer) -> int:
     return hf.pad_token_id if hf.pad_token_id is not None else tok.start_id
 
 
-def _vocab(lm):
+def _vocab(lm: LoadedModel):
     """Tokens generation may emit (those with bytes), and the control tokens that end a prompt."""
     import numpy as np
 
@@ -82,14 +89,14 @@ def _vocab(lm):
     return allowed, stops
 
 
-def _regeneration_input(lm, template, s: Section) -> list[int]:
+def _regeneration_input(lm: LoadedModel, template, s: Section) -> list[int]:
     """The regeneration template with a section's prompt: what regeneration continues, and
     what the residual may code the section after."""
     return template.render(lm.hf_tokenizer, prompt=s.prompt.decode("utf-8", "replace"),
                            words=round(s.n_tokens * WORDS_PER_TOKEN))
 
 
-def _residual_prefix(lm, recipe, regenerate, s: Section, context: int) -> list[int]:
+def _residual_prefix(lm: LoadedModel, recipe, regenerate, s: Section, context: int) -> list[int]:
     """What the residual codes a section after, in each model context."""
     tok = lm.tokenizer
     if context == C_TEMPLATE:
@@ -99,7 +106,7 @@ def _residual_prefix(lm, recipe, regenerate, s: Section, context: int) -> list[i
     return [tok.start_id]
 
 
-def _prompt_prefix(lm, condense) -> list[int]:
+def _prompt_prefix(lm: LoadedModel, condense) -> list[int]:
     """What the joined prompts are range-coded after: the condense instruction, without a text."""
     return [lm.tokenizer.start_id] + condense.render(lm.hf_tokenizer, text="", words=0)
 
@@ -175,7 +182,7 @@ class SemanticCodec(Codec):
         )
         return Encoded(params.pack(), payload, model=lm)
 
-    def _condense(self, exact, lm, template, pieces: list[bytes], counts: list[int], ctx: Context,
+    def _condense(self, exact: ExactLM, lm: LoadedModel, template, pieces: list[bytes], counts: list[int], ctx: Context,
                   seed: int = 0) -> list[bytes]:
         """The instruction model writes one reconstruction prompt per section (seed 0:
         greedy; else sampled as the configured recipe's regeneration); counts: each
@@ -199,7 +206,7 @@ class SemanticCodec(Codec):
             out += [clean_prompt(tok.decode(x)) for x in ids]
         return out
 
-    def _code_prompts(self, params: Params, exact, lm, condense) -> None:
+    def _code_prompts(self, params: Params, exact: ExactLM, lm: LoadedModel, condense) -> None:
         """Store the prompts as text or zstd, or range-coded under the model where smaller."""
         text = params.store_prompts_plain()
         if not text:
@@ -211,7 +218,7 @@ class SemanticCodec(Codec):
         if len(coded[0].payload) < len(params.prompt_coded):
             params.prompt_method, params.prompt_coded, params.prompt_tokens_coded = P_MODEL, coded[0].payload, len(tokens[0])
 
-    def _prompts(self, params: Params, lm) -> None:
+    def _prompts(self, params: Params, lm: LoadedModel) -> None:
         """Fill in model-coded prompts (a format 5 file's base layer)."""
         if params.prompt_method != P_MODEL or not params.sections:
             return
@@ -221,7 +228,7 @@ class SemanticCodec(Codec):
                                      prefixes=[_prompt_prefix(lm, condense)])[0]
         params.set_prompts(text)
 
-    def _regenerate(self, exact, lm, params: Params, template, seeds: list, ctx: Context) -> list[bytes]:
+    def _regenerate(self, exact: ExactLM, lm: LoadedModel, params: Params, template, seeds: list, ctx: Context) -> list[bytes]:
         """Regenerate every section with its seed or schedule (Params.schedule; batches
         change no row's numbers)."""
         from ..semantic.generate import Sampling, generate
@@ -241,7 +248,8 @@ class SemanticCodec(Codec):
             out += [tok.decode(x) for x in ids]
         return out
 
-    def _search(self, exact, lm, params: Params, template, pieces: list[bytes], ctx: Context) -> list[bytes]:
+    def _search(self, exact: ExactLM, lm: LoadedModel, params: Params, template, pieces: list[bytes],
+                ctx: Context) -> list[bytes]:
         """A chunked recipe's regeneration: each section is regenerated by N rows, row k
         sampling with seed k (0: greedy); after every chunk all N continue from the row
         whose text so far is most similar to the original section (ties: the lower k),
@@ -306,7 +314,7 @@ class SemanticCodec(Codec):
             chosen.append(trials[s.seed][1][i])
         return chosen
 
-    def _residual(self, params: Params, exact, lm, regenerate, pieces: list[bytes], regens: list[bytes],
+    def _residual(self, params: Params, exact: ExactLM, lm: LoadedModel, regenerate, pieces: list[bytes], regens: list[bytes],
                   ctx: Context, phase: Context) -> bytes:
         """The smallest residual layer the --residual choice allows."""
         tried = RESIDUAL_CHOICES[self.config.residual]
@@ -321,7 +329,8 @@ class SemanticCodec(Codec):
         ctx.stats.update(residual_method=name, residual_bytes=len(payload))
         return payload
 
-    def _model_residual(self, params: Params, exact, lm, regenerate, pieces: list[bytes], ctx: Context) -> bytes:
+    def _model_residual(self, params: Params, exact: ExactLM, lm: LoadedModel, regenerate, pieces: list[bytes],
+                        ctx: Context) -> bytes:
         """Per section its coding u8 | per zstd/raw section its size | per section but the
         last its stream's length | the streams. Each section is range-coded in every model
         context, and keeps the smallest."""
@@ -349,7 +358,7 @@ class SemanticCodec(Codec):
             w.varint(len(body))
         return w.getvalue() + b"".join(bodies)
 
-    def _edit_residuals(self, diffs: list[rsd.Residual], lm, methods, params: Params) -> list[tuple[str, bytes]]:
+    def _edit_residuals(self, diffs: list[rsd.Residual], lm: LoadedModel, methods, params: Params) -> list[tuple[str, bytes]]:
         """K_EDITS | block of each section's ops and insert length | u8 method | all inserted
         bytes, coded (format 4's payload after the kind byte)."""
         table = Writer()
@@ -362,7 +371,8 @@ class SemanticCodec(Codec):
         if R_RAW in methods:
             out.append(("diff", head.getvalue() + bytes([R_RAW]) + inserts))
         if R_ZSTD in methods:
-            out.append(("diff", head.getvalue() + bytes([R_ZSTD]) + Writer().varint(len(inserts)).getvalue() + zstd_compress(inserts)))
+            size = Writer().varint(len(inserts)).getvalue()
+            out.append(("diff", head.getvalue() + bytes([R_ZSTD]) + size + zstd_compress(inserts)))
         if R_LM in methods:
             coder = self._coder(**self.config.lm_residual())
             out.append(("lm", head.getvalue() + bytes([R_LM]) + coder.encode_stream(inserts, lm, Context(model=lm))))
@@ -388,18 +398,24 @@ class SemanticCodec(Codec):
             return b"".join(regens)
         return b"".join(rsd.apply(text, d) for text, d in zip(regens, diffs))
 
-    def _regenerate_checked(self, params: Params, lm, ctx: Context) -> list[bytes]:
+    def _regenerate_checked(self, params: Params, lm: LoadedModel, ctx: Context) -> list[bytes]:
         template = templates.load(*params.recipe.regenerate)
         exact = lm.exact(params.numerics, self.config.device)
         total = sum(s.n_tokens for s in params.sections)
-        regens = self._regenerate(exact, lm, params, template, [params.schedule(s) for s in params.sections],
-                                  Context(progress=lambda done, _: ctx.report(done, total)))
+        regens = self._regenerate(
+            exact,
+            lm,
+            params,
+            template,
+            [params.schedule(s) for s in params.sections],
+            Context(progress=lambda done, _: ctx.report(done, total)),
+        )
         for i, (s, text) in enumerate(zip(params.sections, regens)):
             if params.crc_of(text) != s.crc:
                 raise IntegrityError(f"section {i}: regeneration differs from the one at encode time: the file is corrupt")
         return regens
 
-    def _decode_model(self, r: Reader, params: Params, lm, limit: int, ctx: Context) -> bytes:
+    def _decode_model(self, r: Reader, params: Params, lm: LoadedModel, limit: int, ctx: Context) -> bytes:
         n = len(params.sections)
         choices = [r.u8() for _ in range(n)]
         if any(c not in CONTEXT_NAMES for c in choices):
@@ -424,7 +440,7 @@ class SemanticCodec(Codec):
         pieces = self._model_coder().uncode(profiles.get(params.profile), segments, limit, lambda: lm, ctx, prefixes=prefixes)
         return b"".join(pieces)
 
-    def _unpack_edits(self, r: Reader, params: Params, lm, limit: int) -> list[rsd.Residual]:
+    def _unpack_edits(self, r: Reader, params: Params, lm: LoadedModel, limit: int) -> list[rsd.Residual]:
         tr = Reader(unpack_small_v4(r, 16 * limit + 1024), "semantic residual table")
         ops, lengths = [], []
         for _ in params.sections:
@@ -467,7 +483,8 @@ class SemanticCodec(Codec):
             "section_tokens": [s.n_tokens for s in p.sections],
             "seeds": [p.schedule(s) for s in p.sections],
             "prompts": [s.prompt.decode("utf-8", "replace") for s in p.sections] if known else None,
-            "prompt_storage": f"{storage}, {len(p.prompt_coded)} bytes" + ("" if known else " (llmpack info --prompts decodes them)"),
+            "prompt_storage": f"{storage}, {len(p.prompt_coded)} bytes"
+            + ("" if known else " (llmpack info --prompts decodes them)"),
             "similarity": round(p.similarity, 4),
             "templates": {"condense": "%s (%08x)" % p.recipe.condense, "regenerate": "%s (%08x)" % p.recipe.regenerate},
             "sampling": {"temperature": p.recipe.temperature, "top_k": p.recipe.top_k},
@@ -512,6 +529,7 @@ def strip(blob: bytes) -> bytes:
         raise LLMPackError(f"only semantic files have a residual layer to strip; this is a {kind} file")
     if header.version < 5:
         raise LLMPackError(f"a format {header.version} semantic file has no summary layer to keep; re-encode it")
-    summary = Header(SummaryCodec.mode, container.FLAG_LOSSY, header.original_size, b"", header.model,
-                     header.fingerprint, header.params)
+    summary = Header(
+        SummaryCodec.mode, container.FLAG_LOSSY, header.original_size, b"", header.model, header.fingerprint, header.params
+    )
     return container.pack(summary, b"")

@@ -164,8 +164,9 @@ class Header:
 
 
 def pack(header: Header, payload: bytes) -> bytes:
+    """The container of format 4 and 5 (llmpack reads formats 1-3 too, but writes them no more)."""
     if header.version < 4:
-        return _pack_old(header, payload)
+        raise ValueError(f"llmpack writes formats 4 and 5, not {header.version}")
     if header.mode & ~MODE_BITS or header.checksum and len(header.checksum) != CHECKSUM_BYTES:
         raise ValueError("mode or checksum out of range")
     blocks = len(payload) > PAYLOAD_BLOCK
@@ -212,31 +213,6 @@ def _model_from(code: int, fingerprint: bytes) -> tuple[str, bytes]:
     return found
 
 
-def _pack_old(header: Header, payload: bytes) -> bytes:
-    """Formats 1-3, so that tests can make the files older versions wrote."""
-    if header.version == 3:
-        return _pack_v3(header, payload)
-    w = Writer().raw(MAGIC).u8(header.version).u8(header.mode).u8(header.flags & FLAG_LOSSY)
-    w.varint(header.original_size).raw(header.checksum).text(header.model)
-    if header.model:
-        w.raw(header.fingerprint)
-    head = w.blob(header.params).getvalue()
-    return head + struct.pack("<I", crc32(head)) + payload
-
-
-def _pack_v3(header: Header, payload: bytes) -> bytes:
-    flags = header.flags & ~FLAG_MODEL | (FLAG_MODEL if header.fingerprint else 0)
-    w = Writer().raw(MAGIC).u8(3).u8(header.mode).u8(flags)
-    w.varint(header.original_size).raw(header.checksum).text(header.model)
-    if header.fingerprint:
-        w.raw(header.fingerprint)
-    w.blob(header.params).varint(len(payload))
-    for crc in block_crcs(payload):
-        w.u32(crc)
-    head = w.getvalue()
-    return head + struct.pack("<I", crc32(head)) + payload
-
-
 def unpack(blob: bytes) -> tuple[Header, bytes]:
     """Split a container into its header and payload, checking magic, version, header CRC,
     the payload's length and its block CRCs. Errors say where the damage is."""
@@ -246,7 +222,8 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
     r.raw(len(MAGIC))
     version = r.u8()
     if version not in READABLE_VERSIONS:
-        raise FormatError(f"unsupported format version {version} at byte 4 (this llmpack reads {', '.join(map(str, READABLE_VERSIONS))})")
+        readable = ", ".join(map(str, READABLE_VERSIONS))
+        raise FormatError(f"unsupported format version {version} at byte 4 (this llmpack reads {readable})")
     if version >= 4:
         return _unpack_v4(blob, r, version)
     mode, flags = r.u8(), r.u8()
@@ -276,7 +253,9 @@ def unpack(blob: bytes) -> tuple[Header, bytes]:
 def _original_size(r: Reader) -> int:
     at, size = r.pos, r.varint()
     if size > MAX_ORIGINAL_SIZE:
-        raise FormatError(f"corrupt header at byte {at}: an original of {size} bytes (llmpack writes at most {MAX_ORIGINAL_SIZE})")
+        raise FormatError(
+            f"corrupt header at byte {at}: an original of {size} bytes (llmpack writes at most {MAX_ORIGINAL_SIZE})"
+        )
     return size
 
 
@@ -305,8 +284,17 @@ def _unpack_v4(blob: bytes, r: Reader, version: int) -> tuple[Header, bytes]:
         # one block: the rest of the file, which the header's CRC covers
         raise FormatError(f"corrupt or truncated: bytes 0-{len(blob) - 1} fail their checksum")
     model, fingerprint = _model_from(model_code, fingerprint)  # after the checks: a damaged number is damage
-    header = Header(bits & MODE_BITS, FLAG_LOSSY if bits & BIT_LOSSY else 0, original_size, digest, model,
-                    fingerprint, params, version, payload_at)
+    header = Header(
+        bits & MODE_BITS,
+        FLAG_LOSSY if bits & BIT_LOSSY else 0,
+        original_size,
+        digest,
+        model,
+        fingerprint,
+        params,
+        version,
+        payload_at,
+    )
     return header, payload
 
 

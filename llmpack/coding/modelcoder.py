@@ -20,7 +20,7 @@ import itertools
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Protocol, TYPE_CHECKING
 
 from ..errors import FormatError, IntegrityError
 from . import rangecoder, workers
@@ -28,6 +28,11 @@ from .container import crc32
 from .online import Online
 from .profiles import Profile
 from .zstdframe import zstd_decompress
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from ..model.tokens import ByteTokenizer
+    from ..model.exact.model import ExactLM
+    from ..model.loading import LoadedModel
 
 # Segment storage methods (the arithmetic params' table, semantic's residual).
 MODEL, ZSTD, RAW = 0, 1, 2
@@ -53,14 +58,18 @@ class Segment:
     trimmed: bool = False  # a range-coded payload with a trimmed seal (rangecoder.Encoder.finish)
 
 
+# What coding pieces returns: the model-coded segments, each piece's tokens, their costs in bits.
+Coded = tuple[list["Segment"], list[list[int]], list[list[float]]]
+
+
 class ModelPool(Protocol):
     """What a cluster offers the coder (llmpack.cluster.Pool): the same results as
     ModelCoder.model_pass and decode_segments, computed on its workers."""
 
-    def code_pieces(self, job: "Job", lm, coder: "ModelCoder", profile: Profile, pieces: list[bytes],
-                    dictionary: bytes | None) -> tuple[list[Segment], list[list[int]], list[list[float]]]: ...
+    def code_pieces(self, job: "Job", lm: LoadedModel, coder: "ModelCoder", profile: Profile, pieces: list[bytes],
+                    dictionary: bytes | None) -> Coded: ...
 
-    def decode_segments(self, job: "Job", lm, coder: "ModelCoder", profile: Profile, segments: list[Segment],
+    def decode_segments(self, job: "Job", lm: LoadedModel, coder: "ModelCoder", profile: Profile, segments: list[Segment],
                         dictionary: bytes | None) -> list[bytes]: ...
 
 
@@ -109,7 +118,7 @@ def corrupt_message(profile: Profile, what: str) -> str:
             f"probabilities than the encoder's (numerics {profile.numerics.tag()}); please report it")
 
 
-def decode_rows(exact, capacity: int, workers: int = 1) -> int:
+def decode_rows(exact: ExactLM, capacity: int, workers: int = 1) -> int:
     """Rows each of `workers` decoding processes steps together: DECODE_ROWS, fewer where
     all their KV caches would exceed KV_BUDGET (speed and memory only: rows never change
     each other's numbers)."""
@@ -126,8 +135,8 @@ class ModelCoder:
     threads: int | None = None  # torch threads; None: torch's default
     device: str = "auto"  # where the exact engine runs ("auto": the CPU)
 
-    def model_pass(self, lm, profile: Profile, pieces: list[bytes], dictionary: bytes | None,
-                   progress: Progress | None = None) -> tuple[list[Segment], list[list[int]], list[list[float]]]:
+    def model_pass(self, lm: LoadedModel, profile: Profile, pieces: list[bytes], dictionary: bytes | None,
+                   progress: Progress | None = None) -> Coded:
         """code_pieces() in this process, each piece after the dictionary (what a cluster
         worker runs on its share of the pieces)."""
         tok = lm.tokenizer
@@ -137,8 +146,8 @@ class ModelCoder:
             return self.code_pieces(exact, tok, profile, pieces, [prefix] * len(pieces), primed, progress)
 
     @staticmethod
-    def code_pieces(exact, tok, profile: Profile, pieces: list[bytes], prefixes: list[list[int]], primed: Online | None,
-                    progress: Progress | None = None, trim: bool = False) -> tuple[list[Segment], list[list[int]], list[list[float]]]:
+    def code_pieces(exact: ExactLM, tok: ByteTokenizer, profile: Profile, pieces: list[bytes], prefixes: list[list[int]],
+                    primed: Online | None, progress: Progress | None = None, trim: bool = False) -> Coded:
         """Range-code each piece after its prefix (model ids, start token first; not coded),
         each with its own copy of the online models `primed` (trim: with trimmed seals).
         Returns the model-coded segments, each piece's tokens and their costs in bits.
@@ -177,9 +186,17 @@ class ModelCoder:
         coded = [Segment(MODEL, len(p), len(t), e.finish(trim), crc32(p), trim) for p, t, e in zip(pieces, tokens, encoders)]
         return coded, tokens, token_bits
 
-    def uncode(self, profile: Profile, segments: list[Segment], total: int, get_model, job: Job,
-                dictionary: bytes | None = None, start_id: int | None = None,
-                prefixes: list[list[int]] | None = None) -> list[bytes]:
+    def uncode(
+        self,
+        profile: Profile,
+        segments: list[Segment],
+        total: int,
+        get_model,
+        job: Job,
+        dictionary: bytes | None = None,
+        start_id: int | None = None,
+        prefixes: list[list[int]] | None = None,
+    ) -> list[bytes]:
         """Each segment's text. Model-coded segments follow the dictionary's prefix, or
         their own prefix (`prefixes`, one per segment, as given to code_pieces)."""
         pieces: list[bytes | None] = [None] * len(segments)
@@ -215,8 +232,8 @@ class ModelCoder:
                 pieces[i] = piece
         return pieces
 
-    def decode_segments(self, lm, profile: Profile, segs: list[Segment], dictionary: bytes | None,
-                        prefixes: list[list[int]] | None, report) -> list[bytes]:
+    def decode_segments(self, lm: LoadedModel, profile: Profile, segs: list[Segment], dictionary: bytes | None,
+                        prefixes: list[list[int]] | None, report: Callable[[int], None]) -> list[bytes]:
         """The text of model-coded segments, decoded in this process (in forked workers
         where that pays), each after its prefix or, if None, the dictionary's. A cluster
         worker runs this on its group of segments."""
@@ -234,8 +251,9 @@ class ModelCoder:
             rows = decode_rows(exact, capacity, n)
 
             def decode_group(group: list[int], report) -> list[bytes]:
-                return self._decode_queue(exact, tok, profile, [segs[i] for i in group], [prefixes[i] for i in group],
-                                         primed, rows, report)
+                return self._decode_queue(
+                    exact, tok, profile, [segs[i] for i in group], [prefixes[i] for i in group], primed, rows, report
+                )
 
             # longest first, dealt round-robin: the workers get about equal work
             order = sorted(range(len(segs)), key=lambda i: len(prefixes[i]) + segs[i].n_tokens, reverse=True)
@@ -243,8 +261,8 @@ class ModelCoder:
             tasks = [functools.partial(decode_group, g) for g in groups]
             return workers.undeal(groups, workers.run(tasks, report, fork, each))
 
-    def _decode_queue(self, exact, tok, profile: Profile, segs: list[Segment], prefixes: list[list[int]], primed,
-                     rows: int, report) -> list[bytes]:
+    def _decode_queue(self, exact: ExactLM, tok: ByteTokenizer, profile: Profile, segs: list[Segment],
+                      prefixes: list[list[int]], primed: Online | None, rows: int, report: Callable[[int], None]) -> list[bytes]:
         """Decode model-coded segments, each after its prefix, on at most `rows` rows
         stepped together; report(n) after each step with the bytes it decoded. Segments
         are taken in the order given (longest first keeps the last steps full): a row
@@ -311,8 +329,7 @@ class ModelCoder:
         return [tok.decode(o) for o in out]
 
 
-
-def prime(exact, tok, profile: Profile, dictionary: bytes | None) -> tuple[list[int], Online | None]:
+def prime(exact: ExactLM, tok: ByteTokenizer, profile: Profile, dictionary: bytes | None) -> tuple[list[int], Online | None]:
     """The inputs every segment starts with ([start] and the dictionary's last tokens) and
     the online models' state after learning the dictionary: the match model's history
     holds all of it, and both models learn its last tokens as if coding them. None when

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import FormatError
 from ..model.exact.numerics import DEFAULT as X2, V1 as X1, Numerics
-from ..model.window import UNLIMITED, Window
+from ..model.window import Window
 from .online import OFF, OnlineSpec
 
 PRECISION_BITS = 24  # constriction's default for its range coder

@@ -14,10 +14,15 @@ did in our stress tests, and either is deterministic Rust. The coder alphabet ma
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from .window import UNLIMITED, Window
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from .exact.model import ExactLM
 
 # Encoder passes: at most this many token positions at once (rows x length). Long
 # segments run as several passes over the KV cache (same bits as one pass). Big enough
@@ -35,7 +40,7 @@ class _Weights:
     for the coder's virtual symbols. A returned view is valid for the next `keep` - 1
     calls (the buffers are taken in turn)."""
 
-    def __init__(self, exact, symbol_count: int, keep: int = 1) -> None:
+    def __init__(self, exact: ExactLM, symbol_count: int, keep: int = 1) -> None:
         self.exact, self.symbol_count = exact, symbol_count
         self.bufs = [np.zeros((0, symbol_count), dtype=np.float64) for _ in range(keep)]
         self.turn = 0
@@ -55,7 +60,7 @@ class _Weights:
 
 
 
-def _prefill(exact, ids: torch.Tensor, start: int, cache) -> torch.Tensor:
+def _prefill(exact: ExactLM, ids: torch.Tensor, start: int, cache) -> torch.Tensor:
     """hidden() of ids (rows, T) at positions start.., in passes of PASS_TOKENS positions."""
     rows, width = ids.shape
     pos = torch.arange(start, start + width).unsqueeze(0).expand(rows, width)
@@ -70,7 +75,7 @@ class Lockstep:
     can be dropped. A row's keys past its own position are masked, which gives exactly
     the bits it would get alone (exact numerics: masked keys weigh an exact 0)."""
 
-    def __init__(self, exact, rows: int, symbol_count: int, steps: int, window: Window = UNLIMITED) -> None:
+    def __init__(self, exact: ExactLM, rows: int, symbol_count: int, steps: int, window: Window = UNLIMITED) -> None:
         self.exact = exact
         self.rows = rows
         self.window = window
@@ -146,7 +151,7 @@ class Lockstep:
         return self.weights(logits)
 
 
-def sequence_weights(exact, inputs: list[list[int]], symbol_count: int, window: Window = UNLIMITED,
+def sequence_weights(exact: ExactLM, inputs: list[list[int]], symbol_count: int, window: Window = UNLIMITED,
                      skip: int | list[int] = 0, keep: int = 1):
     """For each input sequence (model ids, start token first), the next-token weights at
     every position from `skip` on (one number, or one per input: a prefix's outputs are

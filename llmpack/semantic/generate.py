@@ -20,12 +20,17 @@ decoder, stepping one row with the schedule found, generates the same tokens.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import struct
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:  # annotations only: no model code is imported for them
+    from ..model.exact.model import ExactLM
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ def uniform(seed: int, step: int) -> float:
     return (int.from_bytes(digest, "little") >> 11) / float(1 << 53)
 
 
-def choose(logits: np.ndarray, allowed: np.ndarray, seed: int, step: int, sampling: Sampling, exact) -> int:
+def choose(logits: np.ndarray, allowed: np.ndarray, seed: int, step: int, sampling: Sampling, exact: ExactLM) -> int:
     """Pick the next token from one row's logits over the vocabulary."""
     x = np.where(allowed, logits, -np.inf).astype(np.float32)
     if seed == 0:
@@ -57,7 +62,7 @@ def choose(logits: np.ndarray, allowed: np.ndarray, seed: int, step: int, sampli
 
 
 def generate(
-    exact,
+    exact: ExactLM,
     prompts: list[list[int]],
     lengths: list[int],
     seeds: list[int],

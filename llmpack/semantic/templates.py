@@ -9,11 +9,11 @@ wording gets a new id.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import environment
 from ..errors import FormatError, LLMPackError
 
 CONDENSE = "condense-v1"  # writes the reconstruction prompt from a section (encoder only)
@@ -25,7 +25,7 @@ RELEASED = {CONDENSE: 0x496910BA, REGENERATE: 0x714A8783}
 
 def prompts_dirs() -> list[Path]:
     """Where templates are looked up: $LLMPACK_PROMPTS, the source tree, then an installed copy."""
-    dirs = [Path(os.environ["LLMPACK_PROMPTS"])] if os.environ.get("LLMPACK_PROMPTS") else []
+    dirs = [Path(environment.prompts_folder())] if environment.prompts_folder() else []
     dirs.append(Path(__file__).resolve().parents[2] / "prompts")
     dirs.append(Path(sys.prefix) / "share" / "llmpack" / "prompts")
     return dirs

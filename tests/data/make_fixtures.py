@@ -26,10 +26,23 @@ SPECS = {
     "alice3000.L1": ("canterbury/alice29.txt", 0, 3000, "arithmetic", {"level": 1}, None),
     "alice3000.L5": ("canterbury/alice29.txt", 0, 3000, "arithmetic", {"level": 5}, None),
     "alice3000.L7": ("canterbury/alice29.txt", 0, 3000, "arithmetic", {"level": 7}, None),
-    "alice3000.L5.dict": ("canterbury/alice29.txt", 30000, 3000, "arithmetic", {"level": 5}, ("canterbury/alice29.txt", 20000, 4000)),
+    "alice3000.L5.dict": (
+        "canterbury/alice29.txt",
+        30000,
+        3000,
+        "arithmetic",
+        {"level": 5},
+        ("canterbury/alice29.txt", 20000, 4000),
+    ),
     # one segment longer than its 2048-token window: the window slides while decoding
-    "enwik8000.slide": ("enwik8_1MB", 0, 8000, "arithmetic",
-                        {"level": 1, "min_segment_tokens": 4000, "max_segment_tokens": 4000, "fallback": False}, None),
+    "enwik8000.slide": (
+        "enwik8_1MB",
+        0,
+        8000,
+        "arithmetic",
+        {"level": 1, "min_segment_tokens": 4000, "max_segment_tokens": 4000, "fallback": False},
+        None,
+    ),
     "fields.L3": ("canterbury/fields.c", 0, 4000, "arithmetic", {"level": 3}, None),
     "history1200.semantic": ("code_docs/requests_HISTORY.md", 0, 1200, "semantic", {"fallback": False}, None),
     "alice1500.summary": ("canterbury/alice29.txt", 2000, 1500, "summary", {}, None),
@@ -59,9 +72,15 @@ def main() -> int:
         if mode != "summary":
             assert decoded == data, name
         out.write_bytes(blob)
-        record[name] = {"input": [src, start, n], "dictionary": list(dict_spec) if dict_spec else None, "mode": mode,
-                        "options": options, "decodes_to_sha256": hashlib.sha256(decoded).hexdigest(),
-                        "bytes": len(blob), "made_at": commit}
+        record[name] = {
+            "input": [src, start, n],
+            "dictionary": list(dict_spec) if dict_spec else None,
+            "mode": mode,
+            "options": options,
+            "decodes_to_sha256": hashlib.sha256(decoded).hexdigest(),
+            "bytes": len(blob),
+            "made_at": commit,
+        }
         print(f"{name}: {len(data)} -> {len(blob)} bytes", flush=True)
     (HERE / "FIXTURES.json").write_text(json.dumps(record, indent=1) + "\n")
     return 0

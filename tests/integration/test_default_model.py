@@ -38,14 +38,20 @@ def test_english_prose_beats_xz(pair):
     assert info["segment_methods"] == {"model": info["segments"]}
 
 
-@pytest.mark.parametrize("name", ["code_docs/requests_models.py", "multilingual/llamafactory_README_zh.md", "data/vega_seattle-weather.csv"])
+@pytest.mark.parametrize(
+    "name", ["code_docs/requests_models.py", "multilingual/llamafactory_README_zh.md", "data/vega_seattle-weather.csv"]
+)
 def test_other_kinds_of_text(pair, name):
     round_trip(pair, corpus(name, 1200))
 
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"caf\xc3\xa9 \xff\xfe\xfd invalid UTF-8\r\nand CRLF\r\nlines, <|im_start|> too\r\n", b"mixed\r\nnewlines\nhere\x00\x04"],
+    [
+        b"",
+        b"caf\xc3\xa9 \xff\xfe\xfd invalid UTF-8\r\nand CRLF\r\nlines, <|im_start|> too\r\n",
+        b"mixed\r\nnewlines\nhere\x00\x04",
+    ],
     ids=["empty", "invalid-utf8-crlf", "mixed-newlines-control-bytes"],
 )
 def test_edge_cases(pair, data):
@@ -89,8 +95,13 @@ def test_small_inputs_cost_little(pair, name):
     from llmpack.coding import container
 
     text = corpus("canterbury/alice29.txt", 2000)[1000:]
-    data = {"empty": b"", "1 byte": b"A", "32 bytes": text[:32], "300 bytes": text[:300],
-            "1 KB random": random.Random(7).randbytes(1024)}[name]
+    data = {
+        "empty": b"",
+        "1 byte": b"A",
+        "32 bytes": text[:32],
+        "300 bytes": text[:300],
+        "1 KB random": random.Random(7).randbytes(1024),
+    }[name]
     blob = round_trip(pair, data)
     zstd19 = zstandard.ZstdCompressor(level=19, write_checksum=True).compress(data)
     assert len(blob) <= len(zstd19) + 24

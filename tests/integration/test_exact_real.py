@@ -40,11 +40,26 @@ def test_file_from_an_avx2_single_thread_machine_decodes_here(tmp_path):
     data = corpus("canterbury/alice29.txt", 1500)
     src = tmp_path / "a.txt"
     src.write_bytes(data)
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "1"}
-    enc = subprocess.run([sys.executable, "-m", "llmpack", "encode", "-q", str(src), "-o", str(tmp_path / "a.llmp")],
-                         env=env, cwd=ROOT, capture_output=True, timeout=600)
+    env = {
+        **os.environ,
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "OMP_NUM_THREADS": "1",
+    }
+    enc = subprocess.run(
+        [sys.executable, "-m", "llmpack", "encode", "-q", str(src), "-o", str(tmp_path / "a.llmp")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=600,
+    )
     assert enc.returncode == 0, enc.stderr
-    dec = subprocess.run([sys.executable, "-m", "llmpack", "decode", "-q", "-c", str(tmp_path / "a.llmp")],
-                         cwd=ROOT, capture_output=True, timeout=600)
+    dec = subprocess.run(
+        [sys.executable, "-m", "llmpack", "decode", "-q", "-c", str(tmp_path / "a.llmp")],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=600,
+    )
     assert dec.returncode == 0, dec.stderr
     assert dec.stdout == data

@@ -9,10 +9,10 @@ after `self_test` shows it gives the portable bits on this machine and these sha
 
 from __future__ import annotations
 
-import os
 
 import torch
 
+from ... import environment
 from . import ops
 from .numerics import EXACT_FLOAT_INT
 
@@ -22,7 +22,7 @@ FLOAT64_PV_ROWS = 8  # p.v with more query rows than this runs in float64 (full 
 
 
 def _debug(msg: str) -> None:
-    if os.environ.get("LLMPACK_DEBUG"):
+    if environment.debug():
         import sys
 
         print(f"llmpack: debug: {msg}", file=sys.stderr)
@@ -114,7 +114,9 @@ def self_test(backend, weights: list[torch.Tensor], act_levels: int, rows: tuple
                 if m > 1:
                     q[1] = -act_levels
                 if not torch.equal(ref.matmul(q, a, act_levels), backend.matmul(q, b, act_levels)):
-                    return f"{backend.name}: products differ from the portable path ({m}x{w.shape[1]} @ {w.shape[1]}x{w.shape[0]})"
+                    return (
+                        f"{backend.name}: products differ from the portable path ({m}x{w.shape[1]} @ {w.shape[1]}x{w.shape[0]})"
+                    )
         except (RuntimeError, NotImplementedError) as exc:
             return f"{backend.name}: {exc}".splitlines()[0]
     return None

@@ -16,13 +16,13 @@ import ctypes
 import functools
 import hashlib
 import importlib.machinery
-import os
 from pathlib import Path
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ... import environment
 from ...errors import ModelError
 from ...files import untrusted
 
@@ -80,7 +80,7 @@ def _hash_mismatch(path: Path) -> str | None:
 
 def _isa_cap() -> int:
     """The highest instruction set the environment allows the core (-1: no cap)."""
-    caps = [ISAS.get(os.environ.get(v, "").lower(), -1) for v in ("ATEN_CPU_CAPABILITY", "LLMPACK_CORE_ISA")]
+    caps = [ISAS.get(v, -1) for v in environment.isa_caps()]
     caps = [c for c in caps if c >= 0]
     return min(caps) if caps else -1
 
@@ -89,7 +89,7 @@ def _isa_cap() -> int:
 def library() -> ctypes.CDLL | None:
     """The built core, or None (not built, turned off, or another version)."""
     global note
-    if os.environ.get("LLMPACK_CORE", "1") == "0":
+    if not environment.core_enabled():
         note = "off (LLMPACK_CORE=0): the engine runs in torch"
         return None
     path = _path()

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import os
 
 import torch
 
+from ... import environment
 from . import core
 from .backends import _debug
 
@@ -72,7 +72,7 @@ def _check(cache: torch.Tensor, dim: int) -> None:
 def attention() -> Attention | None:
     """The compiled kernels, self-tested; None where they cannot be used here."""
     global note
-    if os.environ.get("LLMPACK_KERNELS", "1") == "0":
+    if not environment.kernels_enabled():
         return _unused("off (LLMPACK_KERNELS=0)")
     lib = core.library()
     if lib is None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import llmpack
 from llmpack.coding import container
+from formats import pack_old
 from llmpack.model import loading as models
 from llmpack.cli import app
 from llmpack.config import FORMAT_VERSION, ArithmeticConfig, PAYLOAD_BLOCK
@@ -104,7 +105,7 @@ def _old_file(version: int, model: str, fingerprint: bytes) -> bytes:
 
     params = ParamsV3(0, DEFAULT, 1, 0, 24, [Segment(MODEL, 0, 5, b"\0" * 4, 0)]).pack()
     header = container.Header(1, 0, len(TEXT), container.checksum(TEXT, 8), model, fingerprint, params, version)
-    return container.pack(header, b"\0" * 4)
+    return pack_old(header, b"\0" * 4)
 
 
 def test_a_missing_registered_model_is_refused_before_loading(packed, monkeypatch, no_model_loads):

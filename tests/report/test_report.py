@@ -125,6 +125,7 @@ def test_cli_report_refuses_to_overwrite_and_reports_bad_input(tiny_model_dir, i
     assert runner.invoke(app, ["report", inputs[0], "--fidelity", "0.9,x"]).exit_code == 2
 
 
+@pytest.mark.slow
 def test_parallel_jobs_give_the_same_rows(tiny_model_dir, inputs, tmp_path):
     """Worker processes (one model each) measure the same codecs with the same exact results."""
     config = ReportConfig(modes=("arithmetic", "summary"), prompt_tokens=(4,), jobs=2)

@@ -7,13 +7,13 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from exact_probe import IDS, golden_model, logits_hash
+from machines import OTHER_CPUS, ROOT, SMALL_NUMPY
 from llmpack.errors import ModelError
 from llmpack.model.exact import DEFAULT, ExactLM, Numerics, backends, ops, tables
 from llmpack.model.exact.numerics import V1
@@ -23,15 +23,7 @@ from llmpack.model.exact.numerics import V1
 # not decoded to wrong bytes) and update this value deliberately. Numerics version 2; an
 # H100 (CUDA, torch 2.11) computed the same hash on 2026-11-27.
 GOLDEN = "8b47a494cdfb6b9c"
-ROOT = Path(__file__).resolve().parent.parent
 
-# Environments that make torch on this machine behave like other CPUs.
-OTHER_CPUS = {
-    "avx2-1thread": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "1"},
-    "default-sse42-2threads": {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "OMP_NUM_THREADS": "2"},
-    "avx512-3threads": {"ATEN_CPU_CAPABILITY": "avx512", "OMP_NUM_THREADS": "3"},
-    "torch-path": {"LLMPACK_CORE": "0"},  # no compiled core: the engine and the online models in torch and numpy
-}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +47,16 @@ def _smollm_shaped(layers: int = 2, vocab: int = 1000):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(7)
-    config = LlamaConfig(vocab_size=vocab, hidden_size=576, intermediate_size=1536, num_hidden_layers=layers,
-                         num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
-                         tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=layers,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -90,11 +89,13 @@ def test_auto_device_is_the_cpu_even_where_a_gpu_is_seen(monkeypatch):
         resolve_device("cuda")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(OTHER_CPUS))
 def test_same_bits_on_other_cpus_in_subprocesses(name):
     env = {**os.environ, **OTHER_CPUS[name]}
-    out = subprocess.run([sys.executable, str(ROOT / "tests" / "exact_probe.py")], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "exact_probe.py")], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == GOLDEN
 
@@ -167,7 +168,7 @@ def test_sliding_windows_agree(golden, monkeypatch, size, slide):
 
     monkeypatch.setattr(engine, "PASS_TOKENS", 24)
     window = engine.Window(size, slide)
-    inputs = [IDS[:70], IDS[10:13], IDS[:size + 1]]
+    inputs = [IDS[:70], IDS[10:13], IDS[: size + 1]]
     symbols = 300
     for skip in (0, size + 3, 3):  # (the checks after the loop use the last)
         got = {j: [] for j in range(len(inputs))}
@@ -183,8 +184,8 @@ def test_sliding_windows_agree(golden, monkeypatch, size, slide):
             want = np.concatenate([stepper.step([t, t]).copy()[:1] for t in seq[skip:]])
             assert np.array_equal(np.concatenate(got[j]), want)
     full = np.concatenate([w.copy() for _, _, w in engine.sequence_weights(golden, [IDS[:70]], symbols)])
-    assert np.array_equal(np.concatenate(got[0])[:size - 3], full[3:size])
-    assert not np.array_equal(np.concatenate(got[0])[size:], full[size + 3:])
+    assert np.array_equal(np.concatenate(got[0])[: size - 3], full[3:size])
+    assert not np.array_equal(np.concatenate(got[0])[size:], full[size + 3 :])
 
 
 def test_rows_restart_slide_and_drop_on_their_own(golden):
@@ -325,8 +326,14 @@ def test_unsupported_models_get_a_clear_error():
 
     with pytest.raises(ModelError, match="runs llama, qwen2, mistral models, not gpt2"):
         ExactLM(GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50)))
-    scaled = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, rope_scaling={"rope_type": "linear", "factor": 2.0})
+    scaled = LlamaConfig(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        rope_scaling={"rope_type": "linear", "factor": 2.0},
+    )
     with pytest.raises(ModelError, match="RoPE scaling"):
         ExactLM(LlamaForCausalLM(scaled))
 
@@ -356,8 +363,15 @@ def test_sqrt_is_correctly_rounded():
     """ops.sqrt against numpy's (IEEE, correctly rounded) on random, tiny, huge and exact
     squares; torch.sqrt itself is a ulp off on many of these on MKL builds."""
     rng = np.random.default_rng(11)
-    x = np.concatenate([rng.random(100_000) * 1e3, rng.random(10_000) * 1e-30, rng.random(10_000) * 1e30,
-                        np.arange(1, 5000) ** 2.0, [0.0, 1e-45, 2.0**-126, 3.4e38]]).astype(np.float32)
+    x = np.concatenate(
+        [
+            rng.random(100_000) * 1e3,
+            rng.random(10_000) * 1e-30,
+            rng.random(10_000) * 1e30,
+            np.arange(1, 5000) ** 2.0,
+            [0.0, 1e-45, 2.0**-126, 3.4e38],
+        ]
+    ).astype(np.float32)
     assert np.array_equal(ops.sqrt(torch.from_numpy(x)).numpy(), np.sqrt(x))
     assert np.array_equal(ops.corrected_sqrt(torch.from_numpy(x)).numpy(), np.sqrt(x))  # the GPU's path
 
@@ -383,10 +397,12 @@ def test_numerics_tag_round_trips_and_refuses_others():
 
 # -- files made on one "machine" decode on another ------------------------------------
 def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "llmpack", *args], env={**os.environ, **env}, cwd=ROOT,
-                          capture_output=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "llmpack", *args], env={**os.environ, **env}, cwd=ROOT, capture_output=True, timeout=300
+    )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["arithmetic", "arithmetic-9", "semantic", "summary", "summary-seeds", "fidelity"])
 def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
     """arithmetic-9: the best level, whose online models run in numpy: one side also
@@ -397,16 +413,22 @@ def test_round_trips_across_simulated_machines(tmp_path, tiny_model_dir, mode):
     # one side: the core's AVX2 engine on one thread; the other: no compiled core at all
     a, b = OTHER_CPUS["avx2-1thread"], {**OTHER_CPUS["default-sse42-2threads"], **OTHER_CPUS["torch-path"]}
     if mode == "arithmetic-9":
-        from test_online import SMALL_NUMPY
-
         a = {**a, **SMALL_NUMPY}
     home = {"LLMPACK_HOME": str(tmp_path / "home")}
-    extra = {"semantic": ["--prompt-tokens", "6"], "summary": ["--prompt-tokens", "6"], "arithmetic-9": ["-9"],
-             "summary-seeds": ["--prompt-tokens", "6", "--seeds", "3"], "fidelity": ["--fidelity", "0.9"]}.get(mode, [])
+    extra = {
+        "semantic": ["--prompt-tokens", "6"],
+        "summary": ["--prompt-tokens", "6"],
+        "arithmetic-9": ["-9"],
+        "summary-seeds": ["--prompt-tokens", "6", "--seeds", "3"],
+        "fidelity": ["--fidelity", "0.9"],
+    }.get(mode, [])
     variant, mode = mode, mode.split("-")[0]
     for enc_env, dec_env, name in ((a, b, "ab"), (b, a, "ba")):
         packed = tmp_path / f"{name}.llmp"
-        enc = _cli(["encode", "-q", "--no-fallback", "-m", str(tiny_model_dir), "--mode", mode, *extra, str(src), "-o", str(packed)], {**enc_env, **home})
+        enc = _cli(
+            ["encode", "-q", "--no-fallback", "-m", str(tiny_model_dir), "--mode", mode, *extra, str(src), "-o", str(packed)],
+            {**enc_env, **home},
+        )
         assert enc.returncode == 0, enc.stderr
         dec = _cli(["decode", "-q", "-c", "-m", str(tiny_model_dir), str(packed)], {**dec_env, **home})
         assert dec.returncode == 0, dec.stderr

@@ -22,6 +22,7 @@ from llmpack.coding.modelcoder import MODEL, Segment
 from llmpack.coding import container
 from llmpack.coding.container import Header, Writer
 from llmpack.model.loading import REGISTRY
+from formats import pack_old
 
 SMOL = REGISTRY["smollm2-135m"]
 OPENED: list[str] = []  # files opened by this process whose name has MARK in it (audit hook)
@@ -155,7 +156,7 @@ def test_header_text_is_escaped_on_the_terminal(tmp_path, no_model):
     # error messages that quote a header too
     bad = _smol_file(1, Writer().u8(0).varint(5).varint(1).varint(3).getvalue(), b"", 3)
     numerics = Writer().u8(0).text("x2/\x1b[31mred").varint(1).varint(1).u8(24).varint(0).getvalue()
-    old = container.pack(Header(1, 0, 3, b"\0" * 8, "", b"", numerics, version=3), b"")
+    old = pack_old(Header(1, 0, 3, b"\0" * 8, "", b"", numerics, version=3), b"")
     for blob in (bad, old):
         path.write_bytes(blob)
         r = CliRunner().invoke(app, ["info", str(path)])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from exact_probe import IDS, golden_model, logits_hash
+from exact_probe import golden_model, logits_hash
 from llmpack.errors import ModelError
 from llmpack.model import engine
 from llmpack.model.exact import ExactLM, core

@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 pytest.importorskip("ray", reason="the Ray extra is not installed (pip install 'llmpack[ray]')")
+pytestmark = pytest.mark.slow  # a local Ray cluster per module
 
 import llmpack  # noqa: E402
 from llmpack import select as zs  # noqa: E402
@@ -25,8 +26,8 @@ from llmpack.cli.group import gzip_args  # noqa: E402
 from llmpack.cluster import connect, jobs  # noqa: E402
 from llmpack.cluster.pool import failure  # noqa: E402
 from llmpack.errors import LLMPackError  # noqa: E402
+from machines import CORPUS  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 ALICE = (CORPUS / "canterbury" / "alice29.txt").read_bytes()[:6000] if (CORPUS / "canterbury").is_dir() else \
     b"Alice was beginning to get very tired of sitting by her sister on the bank.\n" * 80
 LEVEL_1 = {"level": 1, "fallback": False}  # 256-token segments: the input is cut into many pieces

@@ -13,19 +13,19 @@ from __future__ import annotations
 import random
 import resource
 import time
-from pathlib import Path
 
 import pytest
 
 import llmpack
 from llmpack.coding import container
 from llmpack.config import ArithmeticConfig
+from machines import DATA
 
 RAW_CASES = 1800  # cheap: refused by the container's checks
 FORGED_CASES = 1200  # reach the codecs' parsers (and, where they pass, the model)
 SECONDS_PER_FILE = 3.0  # the tiny model decodes any of these inputs in well under that
 MEMORY_GROWTH = 1 << 30  # bytes of peak RSS the whole run may add
-FIXTURES = Path(__file__).parent / "data"
+FIXTURES = DATA
 TEXT = b"".join(b"Line %d: Alice was beginning to get very tired of sitting by her sister on the bank.\n\n" % i for i in range(8))
 
 

@@ -53,7 +53,9 @@ def test_segments_are_recorded_and_decoded_in_any_batches(tiny_model, monkeypatc
     from llmpack.coding import modelcoder
 
     data = b"".join(b"Alice was beginning to get very tired, line %d.\n" % i for i in range(60))
-    blob = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=16, max_segment_tokens=64, fallback=False))
+    blob = _round_trip(
+        tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=16, max_segment_tokens=64, fallback=False)
+    )
     info = llmpack.inspect(blob)
     assert info["segments"] > 4
     assert sum(info["segment_sizes"]) <= len(data) and all(n > 0 for n in info["segment_sizes"])
@@ -130,6 +132,7 @@ def test_workers_failing_together_raise_the_first_error(monkeypatch):
     def task(i):
         def run(report):
             raise IntegrityError(f"worker {i} went wrong")
+
         return run
 
     monkeypatch.setattr(multiprocessing.connection, "wait", late_wait)
@@ -144,6 +147,7 @@ def test_workers_run_keeps_order_and_reports_progress():
         def run(report):
             report(i)
             return i * i
+
         return run
 
     got = []
@@ -197,9 +201,14 @@ def test_fallback_keeps_zstd_where_it_beats_the_model(tiny_model):
     data = b"0123456789" * 300
     blob = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=4))
     assert set(llmpack.inspect(blob)["segment_methods"]) == {"zstd"}
-    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=4, fallback=False)).compress(data)
+    without = llmpack.Compressor(
+        model=tiny_model,
+        config=ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=4, fallback=False),
+    ).compress(data)
     assert len(blob) < len(without)
-    matched = _round_trip(tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=5, fallback=False))
+    matched = _round_trip(
+        tiny_model, data, ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, profile=5, fallback=False)
+    )
     assert len(matched) < len(without) / 2  # the match model learns the repeats
 
 
@@ -230,7 +239,9 @@ def test_changed_numbers_are_detected_not_written(tiny_model):
     """Same fingerprint, different numbers (weights changed under the same name): a clear error, never wrong bytes."""
     lm = build_tiny_model(seed=5)
     data = b"Alice was beginning to get very tired of sitting by her sister on the bank." * 4
-    blob = llmpack.Compressor(model=lm, config=ArithmeticConfig(max_rows=2, min_segment_tokens=8, max_segment_tokens=64, fallback=False)).compress(data)
+    blob = llmpack.Compressor(
+        model=lm, config=ArithmeticConfig(max_rows=2, min_segment_tokens=8, max_segment_tokens=64, fallback=False)
+    ).compress(data)
     with torch.no_grad():
         for p in lm.model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -299,7 +310,9 @@ def test_hostile_segment_sizes_are_refused_before_allocating(tiny_model):
         llmpack.Decompressor(model=tiny_model).decompress(container.pack(header, payload))
 
 
-@pytest.mark.parametrize("raw", [b"", b"\x80", b"\x00\x01", b"\x00\x01\x05", b"\x04\x01\x01", b"\x00\x01\x01\x00", b"\x00\x01\x00"])
+@pytest.mark.parametrize(
+    "raw", [b"", b"\x80", b"\x00\x01", b"\x00\x01\x05", b"\x04\x01\x01", b"\x00\x01\x01\x00", b"\x00\x01\x00"]
+)
 def test_params_reject_garbage(raw):
     with pytest.raises(FormatError):
         Params.unpack(raw, 100, b"x" * 8)
@@ -321,8 +334,7 @@ def test_every_level_round_trips(tiny_model, level, monkeypatch):
     from llmpack.config import LEVELS
 
     number = LEVELS[level].profile
-    monkeypatch.setitem(profiles.PROFILES, number,
-                        dataclasses.replace(profiles.PROFILES[number], window=profiles.Window(24, 7)))
+    monkeypatch.setitem(profiles.PROFILES, number, dataclasses.replace(profiles.PROFILES[number], window=profiles.Window(24, 7)))
     config = ArithmeticConfig(level=level, min_segment_tokens=30, max_segment_tokens=60, max_rows=2, fallback=False)
     blob = _round_trip(tiny_model, LONG, config)
     info = llmpack.inspect(blob)
@@ -352,7 +364,10 @@ def test_sliding_window_and_online_models_round_trip(tiny_model, small_window):
     info = llmpack.inspect(blob)
     assert info["profile"] == 99 and info["segments"] > 1 and max(info["segment_sizes"]) > 3 * 24
     assert "match model" in info["online_models"] and "sliding by 7" in info["window"]
-    without = llmpack.Compressor(model=tiny_model, config=ArithmeticConfig(profile=4, min_segment_tokens=60, max_segment_tokens=200, max_rows=4, fallback=False)).compress(LONG)
+    without = llmpack.Compressor(
+        model=tiny_model,
+        config=ArithmeticConfig(profile=4, min_segment_tokens=60, max_segment_tokens=200, max_rows=4, fallback=False),
+    ).compress(LONG)
     assert without != blob
     modelcoder.DECODE_ROWS, before = 1, modelcoder.DECODE_ROWS
     try:
@@ -411,8 +426,12 @@ def test_own_prefixes_of_unequal_lengths(tiny_model, small_window, monkeypatch, 
     lm, profile = tiny_model, profiles.get(small_window.profile)
     tok, exact = lm.tokenizer, lm.exact(profile.numerics)
     ids = [tok.model_input(t) for t in tok.encode(LONG[:400])]
-    prefixes = [[tok.start_id], [tok.start_id] + ids[:5], [tok.start_id] + ids[:profile.window.size + 9],
-                [tok.start_id] + ids[40:45]]
+    prefixes = [
+        [tok.start_id],
+        [tok.start_id] + ids[:5],
+        [tok.start_id] + ids[: profile.window.size + 9],
+        [tok.start_id] + ids[40:45],
+    ]
     assert len(prefixes[2]) > profile.window.size
     pieces = [LONG[500:620], LONG[620:700], LONG[700:760], LONG[760:900]]
     _, primed = modelcoder.prime(exact, tok, profile, None)

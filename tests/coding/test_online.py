@@ -10,14 +10,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from machines import ROOT, SMALL_NUMPY
 
 from llmpack.coding.online import FIXED_POINT, Online, OnlineSpec
 
 VOCAB = 50
-ROOT = Path(__file__).resolve().parents[1]
-# numpy's SIMD levels on a smaller CPU: dispatch without AVX512 and AVX2
-SMALL_NUMPY = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_CNL AVX512_CLX AVX512_SKX AVX512F AVX512CD "
-                                           "AVX512VL AVX512BW AVX512DQ X86_V3 AVX2 FMA3"}
 
 
 def _model_rows(n: int, seed: int = 3) -> np.ndarray:
@@ -88,7 +85,8 @@ def _digest(spec: OnlineSpec) -> str:
 def test_same_weights_with_numpy_on_a_smaller_cpu():
     """Elementwise IEEE operations and integer sums: numpy's SIMD level changes nothing."""
     spec = OnlineSpec(bias_rate=0.1, match_order=4)
-    code = ("import sys; sys.path.insert(0, 'tests'); from test_online import _digest; "
+    paths = [str(Path(__file__).parent), str(ROOT / "tests")]
+    code = (f"import sys; sys.path[:0] = {paths!r}; from test_online import _digest; "
             "from llmpack.coding.online import OnlineSpec; print(_digest(OnlineSpec(bias_rate=0.1, match_order=4)))")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **SMALL_NUMPY}, cwd=ROOT,
                          capture_output=True, text=True, timeout=120)

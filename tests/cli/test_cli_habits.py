@@ -9,16 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import llmpack
 from llmpack.cli import app, paths
+from machines import ROOT
 
 TEXT = b"The same line, over and over, compresses well enough.\n" * 40
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args, input=None):
@@ -155,8 +154,13 @@ def test_info_is_plain_text_and_checks_the_file(tmp_path):
 
 
 def _no_heavy_imports(code: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint([m for m in ('torch', 'transformers') if m in sys.modules])"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint([m for m in ('torch', 'transformers') if m in sys.modules])"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip().splitlines()[-1]
 
@@ -172,10 +176,15 @@ def test_help_info_and_models_do_not_import_torch(tmp_path):
 
 
 def test_ctrl_c_is_one_line_and_exit_130():
-    proc = subprocess.Popen([sys.executable, "-m", "llmpack", "encode", "--mode", "zstd", "-c"], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            # a background job inherits an ignored SIGINT; a user's terminal never does
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmpack", "encode", "--mode", "zstd", "-c"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # a background job inherits an ignored SIGINT; a user's terminal never does
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     time.sleep(2)  # starting up or blocked reading stdin: either way Ctrl-C must be one line
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
@@ -185,10 +194,12 @@ def test_ctrl_c_is_one_line_and_exit_130():
 
 def test_which_option_goes_with_which_mode_comes_from_the_configs(private):
     """An option a mode's config does not declare is a usage error naming the modes that take it."""
-    for args, hint, takers in ((["--mode", "zstd", "-L", "3"], "--level", "arithmetic or fidelity"),
-                               (["--seeds", "2"], "--seeds", "semantic or summary"),
-                               (["--mode", "summary", "--residual", "diff"], "--residual", "semantic only"),
-                               (["--mode", "semantic", "-D", private], "-D/--dict", "arithmetic only")):
+    for args, hint, takers in (
+        (["--mode", "zstd", "-L", "3"], "--level", "arithmetic or fidelity"),
+        (["--seeds", "2"], "--seeds", "semantic or summary"),
+        (["--mode", "summary", "--residual", "diff"], "--residual", "semantic only"),
+        (["--mode", "semantic", "-D", private], "-D/--dict", "arithmetic only"),
+    ):
         result = run("encode", *args, private)
         assert result.exit_code == 2, (args, result.output)
         assert hint in result.stderr and takers in result.stderr, result.stderr
