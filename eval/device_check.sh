@@ -29,7 +29,7 @@ check | make)
     {
         nvidia-smi -L; python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
         grep -m1 "model name" /proc/cpuinfo; grep -o -m1 -w -E "amx_int8|avx512_vnni|avx512_bf16" /proc/cpuinfo | sort -u | tr '\n' ' '; echo
-        echo "== golden hash: portable on the CPU, auto on the CPU, CUDA (all three must equal tests/test_exact.py's GOLDEN)"
+        echo "== golden hash: portable on the CPU, auto on the CPU, CUDA (all three must equal tests/model/test_exact.py's GOLDEN)"
         python3 tests/exact_probe.py portable cpu; python3 tests/exact_probe.py auto cpu; python3 tests/exact_probe.py auto cuda
         echo "== real model on CUDA: encode again (same bytes?) and decode the files made on the project's CPU"
         python3 eval/cross_device.py check --device cuda .gpu/cpu $A:3000@5 $A:6000@9
