@@ -32,9 +32,11 @@ class Compressor:
     """Reusable compressor; keeps its model loaded between calls."""
 
     def __init__(self, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None, config=None,
-                 progress: Progress | None = None, pool=None, **options) -> None:
+                 progress: Progress | None = None, pool=None, *, level: int | None = None, **options) -> None:
         """`options` set fields of the mode's config, e.g. prompt_tokens=32, seeds=4 for semantic.
         pool: a llmpack.cluster.Pool to spread the model work over (same bytes)."""
+        if level is not None:  # arithmetic and fidelity: 1 (fastest) to 9 (smallest)
+            options["level"] = level
         if mode not in CODECS:
             raise LLMPackError(f"unknown mode '{mode}' (choose from: {', '.join(CODECS)})")
         cls = CODECS[mode]
@@ -136,9 +138,10 @@ def _codec_for(header: container.Header, device: str = "auto", dictionary: bytes
     return cls()
 
 
-def compress(data: bytes, *, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None, **options) -> bytes:
+def compress(data: bytes, *, mode: str = DEFAULT_MODE, model: str | LoadedModel | None = None, level: int | None = None,
+             **options) -> bytes:
     """Compress bytes; `options` are the mode's settings (e.g. prompt_tokens, seeds, residual)."""
-    return Compressor(mode=mode, model=model, **options).compress(data)
+    return Compressor(mode=mode, model=model, level=level, **options).compress(data)
 
 
 def decompress(

@@ -262,13 +262,14 @@ def test_header_records_numerics_not_threads(tiny_model):
 
 def test_format_1_files_are_refused_in_one_line(tiny_model):
     """Files of llmpack 0.1 carry machine-bound float numerics: refused, never decoded to wrong bytes."""
+    from formats import pack_old
     from llmpack.coding import container
 
     blob = llmpack.Compressor(model=tiny_model, config=SMALL).compress(b"old file " * 10)
     header, payload = container.unpack(blob)
     header.version, header.checksum = 1, container.checksum(b"old file " * 10, 8)
     with pytest.raises(FormatError, match="llmpack 0.1"):
-        llmpack.Decompressor(model=tiny_model).decompress(container.pack(header, payload))
+        llmpack.Decompressor(model=tiny_model).decompress(pack_old(header, payload))
 
 
 @pytest.mark.parametrize("where", ["payload", "params"])
