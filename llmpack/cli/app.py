@@ -539,6 +539,29 @@ def select_cmd(
         paths.write(target.dest, out, None)
 
 
+@app.command("train")
+def train_cmd(
+    samples: list[str] = typer.Argument(..., help="Sample files, one record each (folders with -r).", metavar="SAMPLE..."),
+    output: str = typer.Option(..., "-o", "--output", help="The dictionary file to write (use it with -D)."),
+    max_size: int = typer.Option(110 * 1024, "--maxdict", min=1, help="Most bytes of dictionary [default: 112640, as zstd]."),
+    recursive: bool = RecursiveOpt,
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing output file."),
+) -> None:
+    """Build a dictionary for -D from sample records of one kind, as zstd --train: the
+    samples most like the others last (where the model reads them), duplicates dropped."""
+    with _errors(output):
+        from ..train import train
+
+        target = paths.Plan(samples[0], output)
+        target.check(force, binary=True)
+        names = paths.expand(samples, recursive, decoding=False)
+        skipped = [n for n in names if isinstance(n, Skipped)]
+        if skipped:  # a dictionary from fewer samples than asked for would be another one
+            raise CliError(skipped[0].name, skipped[0].reason)
+        data = [paths.read(n, decoding=False, force=False) for n in names]
+        paths.write(target.dest, train(data, max_size), None)
+
+
 def _pool_from_stdin() -> list:
     from ..errors import PoolError
     from ..select import validate_pool

@@ -208,11 +208,24 @@ class ArithmeticCodec(Codec):
 
     # -- encode ----------------------------------------------------------------
     def encode(self, data: bytes, ctx: Context) -> Encoded:
+        """The file coded after the dictionary, if any; where coding without it is smaller
+        (a dictionary of another kind of text), without it: a dictionary never costs bytes.
+        (Decoding a file that did without it needs no -D, as zstd's frames without a dict ID.)"""
         lm = ctx.get_model()
         number = self.config.settings().profile
-        flags, segments = self._code(data, lm, ctx, profiles.get(number), self.config.dictionary)
-        params = Params(flags, number, dictionary_id(self.config.dictionary) if self.config.dictionary else b"", segments)
-        return Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
+        dictionary = self.config.dictionary
+        best = None  # (size, encoded, stats)
+        for d in [dictionary, None] if dictionary else [None]:
+            before, ctx.stats = ctx.stats, dict(ctx.stats)
+            flags, segments = self._code(data, lm, ctx, profiles.get(number), d)
+            params = Params(flags, number, dictionary_id(d) if d else b"", segments)
+            encoded = Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
+            size = len(encoded.params) + len(encoded.payload)
+            if best is None or size < best[0]:  # ties keep the dictionary
+                best = (size, encoded, {**ctx.stats, "dictionary_used": d is not None})
+            ctx.stats = before
+        ctx.stats.update(best[2])
+        return best[1]
 
     def encode_stream(self, data: bytes, lm: LoadedModel, ctx: Context) -> bytes:
         """A self-delimiting coded form to embed in another codec's payload (format 3's
@@ -292,8 +305,8 @@ class ArithmeticCodec(Codec):
                     f"wrong dictionary: this file needs id {params.dictionary.hex()}, "
                     f"the one given has {dictionary_id(dictionary).hex()}"
                 )
-        elif dictionary is not None:
-            raise LLMPackError("this file was compressed without a dictionary; decode it without -D")
+        else:  # made without one (or it did not help this file): a -D given is not needed, as with zstd
+            dictionary = None
         pieces = self.coder.uncode(profile, params.segments, header.original_size, get_model, ctx, dictionary)
         data = denormalize(b"".join(pieces), params.flags)
         if len(data) != header.original_size or checksum(data, len(header.checksum)) != header.checksum:

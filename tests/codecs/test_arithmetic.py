@@ -385,16 +385,33 @@ def test_dictionary_round_trip_and_errors(tiny_model, small_window):
     primer = LONG[:200]
     record = LONG[200:330]
     cfg = replace(small_window, dictionary=primer)
-    blob = llmpack.Compressor(model=tiny_model, config=cfg).compress(record)
+    c = llmpack.Compressor(model=tiny_model, config=cfg)
+    blob = c.compress(record)
+    assert c.stats["dictionary_used"]  # the match model finds the record's lines in it
     assert llmpack.decompress(blob, model=tiny_model, dictionary=primer) == record
     plain = llmpack.Compressor(model=tiny_model, config=small_window).compress(record)
-    assert blob != plain and llmpack.inspect(blob)["dictionary"]
+    assert len(blob) < len(plain) and llmpack.inspect(blob)["dictionary"]
     with pytest.raises(LLMPackError, match="compressed with a dictionary.*-D"):
         llmpack.decompress(blob, model=tiny_model)
     with pytest.raises(LLMPackError, match="wrong dictionary"):
         llmpack.decompress(blob, model=tiny_model, dictionary=primer + b"!")
-    with pytest.raises(LLMPackError, match="without a dictionary"):
-        llmpack.decompress(plain, model=tiny_model, dictionary=primer)
+    # a file made without one decodes whether or not -D is given (as zstd's frames without a dict ID)
+    assert llmpack.decompress(plain, model=tiny_model, dictionary=primer) == record
+
+
+def test_a_dictionary_that_does_not_help_is_left_out(tiny_model, small_window):
+    """A dictionary of another kind of text would cost bytes: the file is coded without it,
+    byte for byte the file made without -D, and decodes with or without it."""
+    from dataclasses import replace
+
+    record = LONG[200:330]
+    unrelated = bytes(range(256)) * 2
+    c = llmpack.Compressor(model=tiny_model, config=replace(small_window, dictionary=unrelated))
+    blob = c.compress(record)
+    assert not c.stats["dictionary_used"] and not llmpack.inspect(blob)["dictionary"]
+    assert blob == llmpack.Compressor(model=tiny_model, config=small_window).compress(record)
+    assert llmpack.decompress(blob, model=tiny_model) == record
+    assert llmpack.decompress(blob, model=tiny_model, dictionary=unrelated) == record
 
 
 @pytest.mark.parametrize("rows", [1, 2, 3])
