@@ -71,11 +71,11 @@ def test_arithmetic_file_is_spread_by_segment_and_identical(pool, tiny_model_dir
 
 
 def test_dictionary_travels_to_the_workers(pool, tiny_model_dir):
-    primer = ALICE[3000:]
-    options = dict(LEVEL_1, dictionary=primer)
+    primer = ALICE[:3000] + ALICE[3000:]  # holds the text: profile 5's match model finds it
+    options = dict(LEVEL_1, profile=5, dictionary=primer)
     local = llmpack.Compressor(model=tiny_model_dir, **options).compress(ALICE[:3000])
     blob = jobs.encode(pool, ALICE[:3000], "arithmetic", tiny_model_dir, options)
-    assert blob == local
+    assert blob == local and llmpack.inspect(blob)["dictionary"]
     assert jobs.decode(pool, blob, tiny_model_dir, "auto", primer) == ALICE[:3000]
     with pytest.raises(LLMPackError, match="dictionary"):
         jobs.decode(pool, blob, tiny_model_dir, "auto", None)
