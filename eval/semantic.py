@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import llmpack
-from llmpack.codecs.zstd import zstd_compress
+from llmpack.coding.zstdframe import zstd_compress
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench import read_spec  # noqa: E402
