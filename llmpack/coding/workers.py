@@ -24,6 +24,11 @@ from ..errors import LLMPackError
 # and returns a picklable result.
 Task = Callable[[Callable[[int], None]], Any]
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Up to this many segments decode in one process whose threads share each step
+# (eval/workers_or_threads.py, 2 cores, default level, one process against two workers:
+# 1.22-1.27x as fast with 2 segments, 1.07-1.15x with 4, 0.92-1.08x with 5, 0.94x with 7;
+# docs/BENCHMARKS.md, "Workers or threads").
+ONE_PROCESS_ROWS = 4
 
 
 def can_fork(device: str) -> bool:
@@ -32,8 +37,11 @@ def can_fork(device: str) -> bool:
 
 def count(items: int, threads: int) -> tuple[int, int]:
     """(workers, torch threads each) for `items` independent rows and `threads` torch
-    threads in all: a thread per worker, never more workers than rows."""
-    n = max(1, min(items, threads))
+    threads in all: a thread per worker, never more workers than rows; up to
+    ONE_PROCESS_ROWS rows run in one process with all the threads (a step of few rows is
+    bound by reading the weights, which one process's threads share, where each worker
+    would read all of them)."""
+    n = 1 if items <= ONE_PROCESS_ROWS else max(1, min(items, threads))
     return n, max(1, threads // n)
 
 

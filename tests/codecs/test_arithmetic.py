@@ -80,6 +80,7 @@ def test_worker_processes_decode_the_same_bytes(tiny_model, monkeypatch, threads
     calls, seen = [], []
     real = workers.run
     monkeypatch.setattr(workers, "run", lambda tasks, *a: calls.append(len(tasks)) or real(tasks, *a))
+    monkeypatch.setattr(workers, "ONE_PROCESS_ROWS", 1)  # fork even for these few segments
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -153,7 +154,9 @@ def test_workers_run_keeps_order_and_reports_progress():
     got = []
     assert workers.run([task(i) for i in range(4)], got.append, fork=workers.can_fork("cpu")) == [0, 1, 4, 9]
     assert sorted(got) == [0, 1, 2, 3]
-    assert workers.count(3, 8) == (3, 2) and workers.count(20, 2) == (2, 1) and workers.count(5, 1) == (1, 1)
+    k = workers.ONE_PROCESS_ROWS
+    assert workers.count(k + 3, 8) == (k + 3, 8 // (k + 3)) and workers.count(20, 2) == (2, 1) and workers.count(9, 1) == (1, 1)
+    assert workers.count(k, 2) == (1, 2) and workers.count(2, 8) == (1, 8)  # few rows: one process, all its threads
 
 
 def test_workers_die_with_their_parent(tmp_path):
