@@ -9,7 +9,6 @@ Heavy modules (torch, transformers) are imported only by commands that run a mod
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -311,8 +310,9 @@ def encode(
         options["fallback"] = False
     if "device" in accepted and device != "auto":
         options["device"] = device
-    with _errors("llmpack"):  # the mode's config checks the values, before any model loads
-        CODECS[mode](dataclasses.replace(CODECS[mode].config_class(), **options)) if accepted else None
+    if accepted:
+        with _errors("llmpack"):  # the mode's config and codec check the values, before any model loads
+            CODECS[mode](CODECS[mode].config_class(**options))
     check_workers(ray, workers)
     compressor = None
 

@@ -202,8 +202,9 @@ class ArithmeticCodec(Codec):
     def __init__(self, config: ArithmeticConfig | None = None) -> None:
         self.config = config or ArithmeticConfig()
         self.config.check()  # options are checked before any model loads
-        if self.config.settings().profile not in profiles.PROFILES:
-            raise LLMPackError(f"unknown coding profile {self.config.settings().profile}")
+        profile = self.config.settings().profile
+        if profile not in profiles.PROFILES:
+            raise LLMPackError(f"unknown coding profile {profile}")
         self.coder = ModelCoder(self.config.threads, self.config.device)
 
     # -- encode ----------------------------------------------------------------
