@@ -307,7 +307,7 @@ class ModelCoder:
                 sym = decoders[r].decode(w)
                 if sym >= tok.symbol_count or tok.table[sym] is None:  # e.g. a control token
                     raise IntegrityError(corrupt_message(profile, f"segment of batch row {r} decoded an impossible token"))
-                budget[r] -= rangecoder.least_cost(w, sym)
+                budget[r] -= rangecoder.least_cost(w, sym, online[r].mass if online is not None else None)
                 if budget[r] < 0:  # more information decoded than the payload holds: more tokens than were coded
                     raise FormatError(f"corrupt file: a segment claims more tokens than its {len(segs[i].payload)} bytes hold")
                 if online is not None:

@@ -27,6 +27,10 @@ BIAS_LIMIT = 4  # ... with b clipped to [-BIAS_LIMIT, BIAS_LIMIT]
 FIXED_POINT = float(1 << 32)  # weights times exp(b) are summed as integers of this scale: 49152 * e^4 * 2^32 < 2^63
 MATCH_BUCKETS = 16  # match lengths 0, 1, ... 15+ each learn their own weight
 WEIGHT_FLOOR, WEIGHT_CEIL = 1.0 / 1024, 1023.0 / 1024  # a match weight never becomes certain
+# `mass` (what adjust() leaves for the decoder's information budget) is the row's total
+# weight scaled by this, so rounding can never make it exceed the true sum: a lower bound
+# on the total, which keeps rangecoder.least_cost a lower bound on the bits spent.
+MASS_MARGIN = 1.0 - 2.0**-30
 MATCH_RATE = 0.02  # SGD step of the match weights
 
 
@@ -100,6 +104,9 @@ class Online:
             self.model_y = float(q[y])
             lam = self.weights[min(self.length, MATCH_BUCKETS - 1)]
             q[y] += self.norm * (lam / (1.0 - lam))  # (1 - lam) p + lam onehot(y), unnormalised
+            self.mass = self.norm / (1.0 - lam) * MASS_MARGIN
+        else:
+            self.mass = self.norm * MASS_MARGIN
         return w
 
     def update(self, symbol: int) -> None:

@@ -42,17 +42,19 @@ def payload_bits(payload_bytes: int) -> float:
     return 8.0 * payload_bytes + FLUSH_BITS
 
 
-def least_cost(weights: np.ndarray, symbol: int) -> float:
+def least_cost(weights: np.ndarray, symbol: int, mass: float | None = None) -> float:
     """A lower bound on the bits the coder spent on `symbol` under `weights` (a decoder
     that has decoded more than its payload's payload_bits has run past the coded tokens).
 
     With p the symbol's share of the weights and q its quantized probability (at least
     2^-PRECISION_BITS, at most p + 2^-(PRECISION_BITS - 1)), q <= sqrt(p) wherever
     p >= 2^-(2 PRECISION_BITS): so -log2 q >= -log2(p) / 2, with -log2 p capped at
-    PRECISION_BITS for the symbols the quantizer lifts."""
-    total = float(weights.sum())
+    PRECISION_BITS for the symbols the quantizer lifts. `mass`, where the caller knows
+    one, is at most the weights' sum (a smaller total only weakens the bound) and spares
+    the sum over the vocabulary."""
+    total = float(weights.sum()) if mass is None else mass
     p = float(weights[symbol]) / total if total > 0 else 0.0
-    return 0.5 * min(-math.log2(p), PRECISION_BITS) if p > 0 else 0.5 * PRECISION_BITS
+    return 0.5 * min(max(-math.log2(p), 0.0), PRECISION_BITS) if p > 0 else 0.5 * PRECISION_BITS
 
 
 @lru_cache(maxsize=None)

@@ -106,3 +106,22 @@ def test_match_model_finds_observed_dictionary_text():
     before = row[10] / row[:VOCAB].sum()
     online.adjust(row)
     assert online.predicted == 10 and row[10] / row.sum() > 2 * before
+
+
+def test_the_mass_adjust_reports_is_a_lower_bound_close_to_the_sum():
+    """The decoder's information budget divides by `mass` instead of summing the row: it
+    must never exceed the adjusted row's sum (or the bound on bits would not hold), and
+    stay within a part in 10^6 of it (or the budget would weaken)."""
+    from llmpack.coding.rangecoder import least_cost
+
+    online = Online(OnlineSpec(bias_rate=0.2, match_order=3), VOCAB)
+    rows = _model_rows(len(TOKENS))
+    matched = 0
+    for row, t in zip(rows, TOKENS):
+        online.adjust(row)
+        matched += online.predicted >= 0
+        total = row.sum()
+        assert total * (1 - 1e-6) <= online.mass <= total
+        assert 0 <= least_cost(row, t, online.mass) <= least_cost(row, t) + 1e-6
+        online.update(t)
+    assert matched > 20  # the match model's share was in the mass most of the time
