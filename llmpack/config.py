@@ -16,7 +16,7 @@ from .errors import LLMPackError
 
 # --- container ---------------------------------------------------------------
 MAGIC = b"LLMP"  # first four bytes of every container
-FORMAT_VERSION = 5  # bumped on any incompatible change to docs/FORMAT.md
+FORMAT_VERSION = 6  # bumped on any incompatible change to docs/FORMAT.md
 # Format 2 brought exact numerics (llmpack.model.exact). Format 1 files still open where they
 # need no model (zstd mode); model-coded ones are refused with a one-line reason.
 # Format 3 added the payload's length and block checksums to the header, and names
@@ -27,7 +27,9 @@ EXACT_FORMAT = 2
 # Format 5 gave semantic and summary files a compact base layer (model-coded prompts,
 # recipes by number) and semantic files a residual coded under the model; the header and
 # the other modes are as in format 4.
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+# Format 6 lets an arithmetic file coded after a dictionary name parts of it moved to the
+# end (coding.dictionary); all else is as in format 5.
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 PAYLOAD_BLOCK = 16384  # payload bytes per CRC-32 in the header: 0.025% of the file, and corruption is located to 16 KB
 SUFFIX = ".llmp"  # default file suffix, like .gz / .zst
 # Truncated SHA-256 of the original, checked after a model decodes: it catches a decoder

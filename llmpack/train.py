@@ -17,11 +17,11 @@ from __future__ import annotations
 import random
 import zlib
 
+from .coding.dictionary import SEPARATOR  # between samples: the dictionary ends where a record would start
 from .errors import LLMPackError
 
 DICT_MAX_BYTES = 110 * 1024  # zstd --train's default size
 TYPICALITY_PEERS = 64  # others each sample is measured against (a fixed random subset beyond that)
-SEPARATOR = b"\n\n"  # between samples, so the dictionary ends where a record would start
 ZLIB_LEVEL = 9
 
 

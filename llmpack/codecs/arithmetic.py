@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import hashlib
 
@@ -24,6 +24,7 @@ from ..coding import profiles, rangecoder, segments as seg
 from ..coding.modelcoder import (
     FLAG_CRLF, METHOD_NAMES, MODEL, RAW, ZSTD, ModelCoder, Segment, corrupt_message, denormalize, normalize,
 )
+from ..coding.dictionary import arrange, relevant
 from ..coding.online import OFF
 from ..coding.profiles import Profile
 from ..model.window import UNLIMITED
@@ -35,6 +36,8 @@ if TYPE_CHECKING:  # annotations only: no model code is imported for them
     from ..model.loading import LoadedModel
 
 FLAG_DICT = 0x02  # format 4: coded after a dictionary, whose id follows
+FLAG_PARTS = 0x04  # format 6: ... with some of its parts moved to the end (coding.dictionary), listed after the id
+PARTS_FORMAT = 6  # the first format whose files may carry FLAG_PARTS
 DICT_ID_BYTES = 4  # truncated SHA-256 of the dictionary: tells a wrong one apart (the checksum of the original backs it)
 
 
@@ -44,19 +47,26 @@ def dictionary_id(dictionary: bytes) -> bytes:
 
 @dataclass
 class Params:
-    """Format 4: flags u8 | profile varint | dictionary id if FLAG_DICT | segment count
-    varint | per segment a method u8 (none for a single segment: it is model-coded) |
-    per segment its size (tokens if model-coded, else bytes) | per segment but the last,
-    its payload length (the last one's is what remains)."""
+    """Format 4: flags u8 | profile varint | dictionary id if FLAG_DICT | (format 6) if
+    FLAG_PARTS, a count varint and that many part indices varint | segment count varint
+    | per segment a method u8 (none for a single segment: it is model-coded) | per
+    segment its size (tokens if model-coded, else bytes) | per segment but the last, its
+    payload length (the last one's is what remains)."""
 
     flags: int
     profile: int
     dictionary: bytes  # the dictionary's id, or b""
     segments: list[Segment]
+    parts: list[int] = field(default_factory=list)  # the dictionary's parts moved to the end (dictionary.arrange)
 
     def pack(self) -> bytes:
-        flags = self.flags | (FLAG_DICT if self.dictionary else 0)
-        w = Writer().u8(flags).varint(self.profile).raw(self.dictionary).varint(len(self.segments))
+        flags = self.flags | (FLAG_DICT if self.dictionary else 0) | (FLAG_PARTS if self.parts else 0)
+        w = Writer().u8(flags).varint(self.profile).raw(self.dictionary)
+        if self.parts:
+            w.varint(len(self.parts))
+            for i in self.parts:
+                w.varint(i)
+        w.varint(len(self.segments))
         if len(self.segments) > 1:
             for s in self.segments:
                 w.u8(s.method)
@@ -67,15 +77,22 @@ class Params:
         return w.getvalue()
 
     @classmethod
-    def unpack(cls, raw: bytes, original_size: int, payload: bytes) -> "Params":
+    def unpack(cls, raw: bytes, original_size: int, payload: bytes, version: int = PARTS_FORMAT) -> "Params":
         """The params, with each segment's payload cut from `payload`. Sizes are checked
         against the original's before anything is allocated (a token is at least a byte)."""
         r = Reader(raw, "arithmetic header")
         flags = r.u8()
-        if flags & ~(FLAG_CRLF | FLAG_DICT):
+        known = FLAG_CRLF | FLAG_DICT | (FLAG_PARTS if version >= PARTS_FORMAT else 0)
+        if flags & ~known or flags & FLAG_PARTS and not flags & FLAG_DICT:
             raise FormatError("corrupt arithmetic header: unknown flags")
         profile = r.varint()
         dictionary = r.raw(DICT_ID_BYTES) if flags & FLAG_DICT else b""
+        parts = []
+        if flags & FLAG_PARTS:
+            n = r.varint()
+            if not 1 <= n <= len(raw):
+                raise FormatError("corrupt arithmetic header: dictionary parts")
+            parts = [r.varint() for _ in range(n)]
         count = r.varint()
         if count > len(raw) or (count == 0) != (original_size == 0):
             raise FormatError("corrupt arithmetic header: segment count")
@@ -95,7 +112,7 @@ class Params:
             segs.append(Segment(m, 0 if m == MODEL else n, n if m == MODEL else 0, payload[pos : pos + k]))
             pos += k
         check_sizes(segs, original_size, flags & FLAG_CRLF)
-        return cls(flags & FLAG_CRLF, profile, dictionary, segs)
+        return cls(flags & FLAG_CRLF, profile, dictionary, segs, parts)
 
 
 def check_sizes(segments: list[Segment], original_size: int, crlf: int, exact: bool = True) -> None:
@@ -209,21 +226,27 @@ class ArithmeticCodec(Codec):
 
     # -- encode ----------------------------------------------------------------
     def encode(self, data: bytes, ctx: Context) -> Encoded:
-        """The file coded after the dictionary, if any; where coding without it is smaller
-        (a dictionary of another kind of text), without it: a dictionary never costs bytes.
-        (Decoding a file that did without it needs no -D, as zstd's frames without a dict ID.)"""
+        """The file coded after the dictionary, if any, and after the dictionary with the
+        parts most like the file moved to its end (coding.dictionary); where coding without
+        it is smaller (a dictionary of another kind of text), without it: a dictionary
+        never costs bytes. (Decoding a file that did without it needs no -D, as zstd's
+        frames without a dict ID.)"""
         lm = ctx.get_model()
         number = self.config.settings().profile
         dictionary = self.config.dictionary
+        tries: list[tuple[bytes | None, list[int]]] = [(None, [])]
+        if dictionary:
+            parts = relevant(dictionary, data)
+            tries = ([(dictionary, parts)] if parts else []) + [(dictionary, []), *tries]
         best = None  # (size, encoded, stats)
-        for d in [dictionary, None] if dictionary else [None]:
+        for d, parts in tries:
             before, ctx.stats = ctx.stats, dict(ctx.stats)
-            flags, segments = self._code(data, lm, ctx, profiles.get(number), d)
-            params = Params(flags, number, dictionary_id(d) if d else b"", segments)
+            flags, segments = self._code(data, lm, ctx, profiles.get(number), arrange(d, parts) if parts else d)
+            params = Params(flags, number, dictionary_id(d) if d else b"", segments, parts)
             encoded = Encoded(params.pack(), b"".join(s.payload for s in segments), model=lm)
             size = len(encoded.params) + len(encoded.payload)
             if best is None or size < best[0]:  # ties keep the dictionary
-                best = (size, encoded, {**ctx.stats, "dictionary_used": d is not None})
+                best = (size, encoded, {**ctx.stats, "dictionary_used": d is not None, "dictionary_parts": parts})
             ctx.stats = before
         ctx.stats.update(best[2])
         return best[1]
@@ -294,7 +317,7 @@ class ArithmeticCodec(Codec):
             if sum(lengths) != len(payload):
                 raise FormatError("truncated or corrupt payload (length does not match the header)")
             return self._uncode_v3(params3, payload, lengths, header.original_size, get_model, ctx)
-        params = Params.unpack(header.params, header.original_size, payload)
+        params = Params.unpack(header.params, header.original_size, payload, header.version)
         profile = profiles.get(params.profile)
         dictionary = self.config.dictionary
         if params.dictionary:
@@ -306,6 +329,8 @@ class ArithmeticCodec(Codec):
                     f"wrong dictionary: this file needs id {params.dictionary.hex()}, "
                     f"the one given has {dictionary_id(dictionary).hex()}"
                 )
+            if params.parts:
+                dictionary = arrange(dictionary, params.parts)
         else:  # made without one (or it did not help this file): a -D given is not needed, as with zstd
             dictionary = None
         pieces = self.coder.uncode(profile, params.segments, header.original_size, get_model, ctx, dictionary)
@@ -337,7 +362,7 @@ class ArithmeticCodec(Codec):
     def describe(self, header: Header, payload: bytes) -> dict:
         if header.version < 4:
             return self._describe_v3(header.params)
-        p = Params.unpack(header.params, header.original_size, payload)
+        p = Params.unpack(header.params, header.original_size, payload, header.version)
         profile = profiles.get(p.profile)
         methods = [METHOD_NAMES[s.method] for s in p.segments]
         return {
@@ -347,6 +372,7 @@ class ArithmeticCodec(Codec):
             "online_models": _online_text(profile),
             "precision_bits": profile.precision,
             "dictionary": p.dictionary.hex() or None,
+            "dictionary_parts": p.parts or None,
             "newlines": "crlf" if p.flags & FLAG_CRLF else "as-is",
             "segments": len(p.segments),
             "segment_methods": {m: methods.count(m) for m in sorted(set(methods))},

@@ -487,3 +487,44 @@ def test_whole_file_fallback(tiny_model):
     blob = llmpack.compress(noise, model=tiny_model)
     assert llmpack.inspect(blob)["mode"] == "stored" and len(blob) <= len(noise) + 16
     assert llmpack.decompress(blob) == noise
+
+
+def test_the_dictionary_part_most_like_the_file_is_moved_where_the_model_reads_it(tiny_model, small_window, monkeypatch):
+    """A dictionary of parts (records joined by blank lines) whose part like the file is
+    not its last: the file is coded after the dictionary with that part moved to the end
+    (format 6 records which), no bigger than after the dictionary as given, and decodes
+    only with the dictionary."""
+    from dataclasses import replace
+
+    from llmpack.codecs import arithmetic
+    from llmpack.coding.dictionary import SEPARATOR
+
+    record = b"zq xv zq jk xv zq jk zq xv jk\n" * 3  # rare tokens: the tiny model's online bias learns them
+    others = [b"Weather for %d: rain, %d mm; wind from the west." % (i, i * 3) for i in range(6)]
+    dictionary = SEPARATOR.join(others[:2] + [record[:-9]] + others[2:])
+    cfg = replace(small_window, dictionary=dictionary)
+    c = llmpack.Compressor(model=tiny_model, config=cfg)
+    blob = c.compress(record)
+    assert c.stats["dictionary_used"] and c.stats["dictionary_parts"] == [2]
+    info = llmpack.inspect(blob)
+    assert info["format_version"] == 6 and info["dictionary_parts"] == c.stats["dictionary_parts"]
+    assert llmpack.decompress(blob, model=tiny_model, dictionary=dictionary) == record
+    with pytest.raises(llmpack.LLMPackError, match="compressed with a dictionary"):
+        llmpack.decompress(blob, model=tiny_model)
+    monkeypatch.setattr(arithmetic, "relevant", lambda d, data: [])
+    assert len(blob) <= len(llmpack.Compressor(model=tiny_model, config=cfg).compress(record))
+
+
+def test_dictionary_parts_in_a_format_5_file_or_out_of_range_are_refused():
+    from llmpack.codecs.arithmetic import FLAG_DICT, FLAG_PARTS, Params
+    from llmpack.coding.dictionary import arrange
+    from llmpack.coding.modelcoder import MODEL, Segment
+
+    raw = Params(0, 5, b"abcd", [Segment(MODEL, 0, 3, b"\0" * 8)], [2, 0]).pack()
+    assert raw[0] == FLAG_DICT | FLAG_PARTS and Params.unpack(raw, 10, b"\0" * 8, 6).parts == [2, 0]
+    with pytest.raises(llmpack.FormatError, match="unknown flags"):
+        Params.unpack(raw, 10, b"\0" * 8, 5)
+    assert arrange(b"a\n\nb\n\nc", [2, 0]) == b"b\n\nc\n\na"
+    for bad in ([3], [1, 1]):
+        with pytest.raises(llmpack.FormatError, match="dictionary parts"):
+            arrange(b"a\n\nb\n\nc", bad)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import llmpack
 from llmpack.semantic import generate as gen
 from llmpack.coding import container
+from llmpack.config import FORMAT_VERSION
 from llmpack.semantic import residual, sections, templates
 from llmpack.cli import app
 from llmpack.codecs import semantic
@@ -122,7 +123,7 @@ def test_semantic_round_trip(tiny_model, residual_coding):
     else:
         assert method == residual_coding
     info = llmpack.inspect(blob, prompts=True, model=tiny_model)
-    assert info["mode"] == "semantic" and info["lossy"] is False and info["format_version"] == 5
+    assert info["mode"] == "semantic" and info["lossy"] is False and info["format_version"] == FORMAT_VERSION
     assert info["sections"] > 1 and len(info["prompts"]) == len(info["seeds"]) == info["sections"]
     assert info["residual"].startswith("per section" if c.stats["residual_method"] == "model" else "edit script")
 
