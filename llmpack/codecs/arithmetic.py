@@ -77,9 +77,10 @@ class Params:
         return w.getvalue()
 
     @classmethod
-    def unpack(cls, raw: bytes, original_size: int, payload: bytes, version: int = PARTS_FORMAT) -> "Params":
-        """The params, with each segment's payload cut from `payload`. Sizes are checked
-        against the original's before anything is allocated (a token is at least a byte)."""
+    def unpack(cls, raw: bytes, original_size: int, payload: bytes, version: int) -> "Params":
+        """The params of a format-`version` file, with each segment's payload cut from
+        `payload`. Sizes are checked against the original's before anything is allocated
+        (a token is at least a byte)."""
         r = Reader(raw, "arithmetic header")
         flags = r.u8()
         known = FLAG_CRLF | FLAG_DICT | (FLAG_PARTS if version >= PARTS_FORMAT else 0)

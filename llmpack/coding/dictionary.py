@@ -19,7 +19,7 @@ from ..errors import FormatError
 SEPARATOR = b"\n\n"  # between a dictionary's parts (train joins its samples with it)
 RELEVANT_PARTS = 3  # parts moved to the end at most (eval/train_dictionary.py: 1 part gets most of it)
 RELEVANT_MAX_INPUT = 16 * 1024  # larger files skip the search: a few parts matter little to them ...
-RELEVANT_MAX_PARTS = 1024  # ... and so do dictionaries of more parts (the search zlibs the file once per part)
+RELEVANT_MAX_PARTS = 1024  # ... and so do dictionaries of more parts (the search deflates the file once per part)
 RELEVANT_MIN_GAIN = 8  # deflate bytes a part must save on the file to count (fewer is noise: shared letters)
 ZLIB_LEVEL = 9
 
@@ -39,7 +39,7 @@ def arrange(dictionary: bytes, chosen: list[int]) -> bytes:
 
 
 def relevant(dictionary: bytes, data: bytes, most: int = RELEVANT_PARTS) -> list[int]:
-    """Up to `most` parts that save zlib bytes on data, the most relevant last; [] where
+    """Up to `most` parts that save deflate bytes on data, the most relevant last; [] where
     the dictionary is one part (or very many), data is large, or they are its last parts
     already (the arrangement would change nothing)."""
     ps = parts(dictionary)

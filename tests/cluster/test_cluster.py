@@ -106,7 +106,7 @@ def test_files_decoded_together_share_tasks_and_fail_alone(pool, tiny_model_dir)
     files = []
     for blob in blobs:
         header, payload = container.unpack(blob)
-        files.append(Params.unpack(header.params, header.original_size, payload))
+        files.append(Params.unpack(header.params, header.original_size, payload, header.version))
     files[2].segments[0].payload = b"bad"  # not whole 32-bit words: the worker's decoder refuses it
     ctx = Context(model_name=str(tiny_model_dir), pool=pool)
     lm = ctx.get_model()

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import llmpack
 from llmpack.codecs.arithmetic import Params
-from llmpack.config import ArithmeticConfig
+from llmpack.config import FORMAT_VERSION, ArithmeticConfig
 from llmpack.model.exact import DEFAULT
 from llmpack.errors import FormatError, IntegrityError, ModelError
 
@@ -301,7 +301,7 @@ def test_hostile_segment_sizes_are_refused_before_allocating(tiny_model):
     cfg = ArithmeticConfig(max_rows=4, min_segment_tokens=8, max_segment_tokens=64, fallback=False)
     blob = llmpack.Compressor(model=tiny_model, config=cfg).compress(b"The quick brown fox. " * 20)
     header, payload = container.unpack(blob)
-    params = Params.unpack(header.params, header.original_size, payload)
+    params = Params.unpack(header.params, header.original_size, payload, header.version)
     assert len(params.segments) > 1
     params.segments[0].n_tokens = 10**12
     header.params = params.pack()
@@ -319,7 +319,7 @@ def test_hostile_segment_sizes_are_refused_before_allocating(tiny_model):
 )
 def test_params_reject_garbage(raw):
     with pytest.raises(FormatError):
-        Params.unpack(raw, 100, b"x" * 8)
+        Params.unpack(raw, 100, b"x" * 8, FORMAT_VERSION)
 
 
 # -- levels, sliding windows, online models, dictionaries ------------------------------

@@ -126,7 +126,7 @@ def test_huge_sizes_in_a_header_are_refused_without_allocating(packed, tiny_mode
     header, payload = container.unpack(packed)
     from llmpack.codecs.arithmetic import Params
 
-    params = Params.unpack(header.params, header.original_size, payload)
+    params = Params.unpack(header.params, header.original_size, payload, header.version)
     params.segments[-1].n_tokens = 1 << 40  # would size the decoder's KV cache
     header.params = params.pack()
     with pytest.raises(FormatError, match="corrupt arithmetic header"):
