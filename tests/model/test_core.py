@@ -170,10 +170,10 @@ def test_a_failing_self_test_keeps_the_torch_path(monkeypatch):
 
 def test_bad_inputs_are_refused_not_read(engines):
     compiled, _ = engines["golden"]
-    cache = compiled.new_cache(1, 16)
+    cache = compiled.new_cache(1, core.KEY_GROUP)  # a whole group: no room past the capacity
     with pytest.raises(ModelError, match="outside"):
         compiled.forward(torch.tensor([[1000]]), torch.tensor([[0]]), cache)  # no such token
     with pytest.raises(ModelError, match="outside"):
-        compiled.forward(torch.tensor([[1]]), torch.tensor([[16]]), cache)  # past the cache
+        compiled.forward(torch.tensor([[1]]), torch.tensor([[core.KEY_GROUP]]), cache)  # past the cache
     with pytest.raises(ModelError, match="outside"):
         compiled.forward(torch.tensor([[1], [2]]), torch.tensor([[0], [0]]), cache)  # more rows than the cache

@@ -29,9 +29,9 @@ from ...files import untrusted
 if TYPE_CHECKING:  # torch is imported where a model runs: the coder's online models need only numpy
     import torch
 
-VERSION = 2  # core.c's CORE_VERSION: the structures below
+VERSION = 3  # core.h's CORE_VERSION: the structures below and the cache's layout
 HASH_FILE = "_core.sha256"  # the SHA-256 of the built library, written beside it by setup.py
-KEY_BLOCK = 16  # core.c's KEY_BLOCK: a blocked cache's capacity is a multiple of it
+KEY_GROUP = 64  # engine.h's KEY_GROUP: a blocked cache's capacity is a multiple of it
 ISAS = {"default": 0, "generic": 0, "avx2": 1, "avx512": 2, "avx512vnni": 2}  # caps by name
 ISA_NAMES = {0: "plain C", 1: "AVX2", 2: "AVX512-VNNI"}
 I64, PTR, F32, F64, INT = ctypes.c_int64, ctypes.c_void_p, ctypes.c_float, ctypes.c_double, ctypes.c_int

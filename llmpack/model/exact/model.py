@@ -99,13 +99,13 @@ class Linear:
 class KVCache:
     """Per layer: integer keys and values with their per-vector scales, indexed by position.
     Float32, or compact (int16 keys, int8 values: kernels.py reads them in decoding steps),
-    or compact and blocked, for the compiled core: each (row, head)'s keys as blocks of 16
-    positions with pairs of dims together, values as pairs of positions (core.c says how);
-    a blocked cache's capacity is a multiple of 16 and only the core reads it."""
+    or compact and blocked, for the compiled core: each (row, head)'s keys as groups of 64
+    positions with pairs of dims together, values as pairs of positions (engine.h says how);
+    a blocked cache's capacity is a multiple of 64 and only the core reads it."""
 
     def __init__(self, cfg: Config, rows: int, capacity: int, device=None, compact: bool = False,
                  blocked: bool = False) -> None:
-        size = -(-capacity // core.KEY_BLOCK) * core.KEY_BLOCK if blocked else capacity
+        size = -(-capacity // core.KEY_GROUP) * core.KEY_GROUP if blocked else capacity
         shape = (rows, cfg.kv_heads, size, cfg.head_dim)  # keys of a head contiguous: no copy per step
         kd, vd = self.dtypes(compact or blocked)
         self.compact, self.blocked = compact or blocked, blocked
@@ -146,7 +146,7 @@ class KVCache:
     def row_bytes(cfg: Config, capacity: int, compact: bool) -> int:
         """Bytes of one row's cache: keys, values and their float32 scales."""
         kd, vd = KVCache.dtypes(compact)
-        capacity = -(-capacity // core.KEY_BLOCK) * core.KEY_BLOCK if compact else capacity
+        capacity = -(-capacity // core.KEY_GROUP) * core.KEY_GROUP if compact else capacity
         return capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim * (kd.itemsize + vd.itemsize) + 2 * 4)
 
 

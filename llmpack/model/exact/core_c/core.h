@@ -64,7 +64,7 @@ typedef struct {
     float **ks, **vs;
 } Cache;
 
-#define CORE_VERSION 2 /* core.py's VERSION: bumped when the structures above change */
+#define CORE_VERSION 3 /* core.py's VERSION: bumped when the structures above or the cache's layout change */
 
 /* Each engine (engine.h, compiled per instruction set) exports these, suffixed. */
 #define ENGINE_API(v)                                                                                           \
