@@ -140,14 +140,17 @@ class Params:
         """Format 5 params (format 4: unpack_v4). Prompts stored as text are filled in;
         model-coded ones need the model (the codec decodes them). The sections are the
         original's tokens: each section at most MAX_SECTION_TOKENS, each token at most
-        MAX_TOKEN_BYTES bytes."""
-        p = cls._unpack(raw, version, 64 * original_size + 64) if version >= 5 else unpack_v4(raw)
+        MAX_TOKEN_BYTES bytes, and at least one (so no more tokens than the original's bytes:
+        what a hostile header can make regeneration cost)."""
+        p = cls._unpack(raw, version) if version >= 5 else unpack_v4(raw)
+        if sum(s.n_tokens for s in p.sections) > original_size:
+            raise FormatError("corrupt semantic header: sections longer than the original")
         if original_size > MAX_TOKEN_BYTES * sum(s.n_tokens for s in p.sections):
             raise FormatError("corrupt semantic header: section sizes do not add up to the original's")
         return p
 
     @classmethod
-    def _unpack(cls, raw: bytes, version: int, size_limit: int) -> "Params":
+    def _unpack(cls, raw: bytes, version: int) -> "Params":
         r = Reader(raw, "semantic header")
         number = r.varint()
         if number not in RECIPES:
@@ -181,8 +184,6 @@ class Params:
                 raise FormatError(f"corrupt semantic header: unknown prompt storage {p.prompt_method}")
         elif not r.at_end():
             raise FormatError("corrupt semantic header: trailing bytes")
-        if sum(s.n_tokens for s in sections) > size_limit:  # a token is at least one byte
-            raise FormatError("corrupt semantic header: sections longer than the original")
         for s in sections:
             p.schedule(s)  # the seeds are in range
         return p

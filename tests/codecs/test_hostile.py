@@ -99,6 +99,22 @@ def test_an_original_too_big_for_its_payload_is_refused(tmp_path, no_model):
     _refused(tmp_path, _smol_file(1, params, b"\x01" * 16, 1 << 39))  # 10 tokens are not 2^39 bytes
 
 
+def test_sections_with_more_tokens_than_the_original_has_bytes_are_refused(tmp_path, no_model):
+    """A token is at least one byte: a semantic or summary header may not ask regeneration
+    for more tokens than the original's bytes."""
+    blob = _smol_file(3, _v4_semantic_params(n_tokens=61), b"", 60, version=4, lossy=True)
+    _refused(tmp_path, blob)
+    with pytest.raises(llmpack.FormatError, match="sections longer than the original"):
+        llmpack.inspect(blob)
+    assert llmpack.inspect(_smol_file(3, _v4_semantic_params(n_tokens=60), b"", 60, version=4, lossy=True))
+    # found by test_fuzz: a 41-byte format 6 summary file, sections of 14, 14 and 2,773
+    # tokens for a 160-byte original (it took the tiny model 6-7 s without the compiled core)
+    forged = bytes.fromhex("4c4c4d500613a001015045e6eb546c2c4b13018f030e00af730e00af73d515004ea1020a0a7f40e956")
+    _refused(tmp_path, forged)
+    with pytest.raises(llmpack.FormatError, match="sections longer than the original"):
+        llmpack.inspect(forged)
+
+
 def _v4_semantic_params(condense: str = "condense-v1", regenerate: str = "regenerate-v1", temperature: int = 700,
                         top_k: int = 40, prompt: bytes = b"a prompt", n_tokens: int = 12) -> bytes:
     from llmpack.codecs.semantic_params import pack_small_v4
