@@ -10,7 +10,7 @@
 
    Layouts (row-major; pointers come from torch tensors and numpy arrays):
      Lin.packed   (np/16, kp/4, 16, 4) int8: for 16 outputs, 4 consecutive inputs each
-     cache k      per layer and (row, kv-head): [capacity/16][head_dim/2][16][2] int16
+     cache k      per layer and (row, kv-head): [capacity/64][head_dim/2][64][2] int16
      cache v      per layer and (row, kv-head): [capacity/2][head_dim][2] int8
      cache ks/vs  per layer (rows, kv_heads, capacity) float32
 */
