@@ -143,9 +143,10 @@ class Params:
         MAX_TOKEN_BYTES bytes, and at least one (so no more tokens than the original's bytes:
         what a hostile header can make regeneration cost)."""
         p = cls._unpack(raw, version) if version >= 5 else unpack_v4(raw)
-        if sum(s.n_tokens for s in p.sections) > original_size:
+        tokens = sum(s.n_tokens for s in p.sections)
+        if tokens > original_size:
             raise FormatError("corrupt semantic header: sections longer than the original")
-        if original_size > MAX_TOKEN_BYTES * sum(s.n_tokens for s in p.sections):
+        if original_size > MAX_TOKEN_BYTES * tokens:
             raise FormatError("corrupt semantic header: section sizes do not add up to the original's")
         return p
 
