@@ -105,7 +105,7 @@ class KVCache:
 
     def __init__(self, cfg: Config, rows: int, capacity: int, device=None, compact: bool = False,
                  blocked: bool = False) -> None:
-        size = -(-capacity // core.KEY_GROUP) * core.KEY_GROUP if blocked else capacity
+        size = self.blocked_size(capacity) if blocked else capacity
         shape = (rows, cfg.kv_heads, size, cfg.head_dim)  # keys of a head contiguous: no copy per step
         kd, vd = self.dtypes(compact or blocked)
         self.compact, self.blocked = compact or blocked, blocked
@@ -143,10 +143,15 @@ class KVCache:
         return (torch.int16, torch.int8) if compact else (torch.float32, torch.float32)
 
     @staticmethod
+    def blocked_size(capacity: int) -> int:
+        """Positions a blocked cache holds for `capacity`: whole groups of the core's layout."""
+        return -(-capacity // core.KEY_GROUP) * core.KEY_GROUP
+
+    @staticmethod
     def row_bytes(cfg: Config, capacity: int, compact: bool) -> int:
         """Bytes of one row's cache: keys, values and their float32 scales."""
         kd, vd = KVCache.dtypes(compact)
-        capacity = -(-capacity // core.KEY_GROUP) * core.KEY_GROUP if compact else capacity
+        capacity = KVCache.blocked_size(capacity) if compact else capacity
         return capacity * cfg.layers * cfg.kv_heads * (cfg.head_dim * (kd.itemsize + vd.itemsize) + 2 * 4)
 
 
