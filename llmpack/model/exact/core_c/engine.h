@@ -130,15 +130,24 @@ static void act_prepare(Act *a, const float *x, int64_t k, int64_t kp, int64_t l
     a->ng = 0;
     int64_t g = 0;
 #if ISA_LEVEL == ISA_VNNI
-    /* 4 groups at a time; most have no high part */
+    /* 4 groups at a time; most have no high part. Those that have are appended in order
+       (compressed in registers, then masked stores: what act_high does one by one). */
+    const __m128i steps = _mm_setr_epi32(0, 1, 2, 3);
     for (; 4 * g + 16 <= kp; g += 4) {
         __m512i v = _mm512_add_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(a->q + 4 * g))),
                                      _mm512_set1_epi32(128));
         _mm_storeu_si128((__m128i *)(a->u + 4 * g), _mm512_cvtepi32_epi8(v)); /* v mod 256 */
-        __mmask16 high = _mm512_test_epi32_mask(v, _mm512_set1_epi32(~255));
-        for (int gg = 0; high; gg++, high >>= 4)
-            if (high & 15)
-                act_high(a, g + gg);
+        __m512i h = _mm512_srai_epi32(v, 8);
+        if (!_mm512_test_epi32_mask(h, h))
+            continue;
+        __m128i hp = _mm512_cvtepi32_epi8(_mm512_max_epi32(h, _mm512_setzero_si512())); /* a byte per input */
+        __m128i hn = _mm512_cvtepi32_epi8(_mm512_max_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), h), _mm512_setzero_si512()));
+        __mmask8 groups = _mm_test_epi32_mask(_mm_or_si128(hp, hn), _mm_or_si128(hp, hn));
+        __mmask8 first = (__mmask8)((1u << __builtin_popcount(groups)) - 1);
+        _mm_mask_storeu_epi32(a->hg + a->ng, first, _mm_maskz_compress_epi32(groups, _mm_add_epi32(_mm_set1_epi32((int32_t)g), steps)));
+        _mm_mask_storeu_epi32(a->hp + a->ng, first, _mm_maskz_compress_epi32(groups, hp));
+        _mm_mask_storeu_epi32(a->hn + a->ng, first, _mm_maskz_compress_epi32(groups, hn));
+        a->ng += __builtin_popcount(groups);
     }
 #endif
     for (; g < kp / 4; g++) {
@@ -148,19 +157,47 @@ static void act_prepare(Act *a, const float *x, int64_t k, int64_t kp, int64_t l
     }
 }
 
+/* A list of cache lines to fetch while the product kernels compute: a line per step of
+   their loop over the inputs, where the multiply-adds leave memory idle (see
+   qkv_slots_plan). A prefetch changes no number. */
+typedef struct {
+    const char *p, *end; /* lines p, p + stride, ... before end */
+    int64_t stride;
+} Span;
+typedef struct {
+    Span cur;          /* the span being fetched */
+    Span *next, *last; /* the spans still to fetch */
+    Span *spans;       /* room for the plan */
+} Prefetch;
+
+__attribute__((always_inline)) static inline void prefetch_one(Prefetch *f) {
+    if (!f)
+        return;
+    if (f->cur.p >= f->cur.end) {
+        if (f->next == f->last)
+            return;
+        f->cur = *f->next++;
+    }
+    __builtin_prefetch(f->cur.p, 1, 3);
+    f->cur.p += f->cur.stride;
+}
+
 #if ISA_LEVEL == ISA_GENERIC
 /* acc[m][n - n0] = sum_k q[m][k] * w[n][k] for outputs [n0, n1) (multiples of 16). */
-static void dot_generic(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride) {
+static void dot_generic(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride,
+                        Prefetch *pfs) {
     int64_t k4n = L->kp / 4;
     for (int64_t m = 0; m < M; m++) {
         const int16_t *q = rows[m]->q;
         for (int64_t nb = n0 / 16; nb < n1 / 16; nb++) {
             int32_t sum[16] = {0};
             const int8_t *w = L->packed + nb * k4n * 64;
-            for (int64_t k4 = 0; k4 < k4n; k4++, w += 64)
+            for (int64_t k4 = 0; k4 < k4n; k4++, w += 64) {
+                prefetch_one(pfs);
                 for (int lane = 0; lane < 16; lane++)
                     for (int j = 0; j < 4; j++)
                         sum[lane] += (int32_t)q[4 * k4 + j] * (int32_t)w[lane * 4 + j];
+            }
             memcpy(acc + m * astride + nb * 16 - n0, sum, sizeof(sum));
         }
     }
@@ -171,8 +208,8 @@ static void dot_generic(Act *const *rows, int64_t M, const Lin *L, int64_t n0, i
 /* AVX2: 16 bytes of the packed layout (4 outputs x 4 inputs) widened to int16 and
    multiplied by the 4 activations with vpmaddwd (exact: |2 * 511 * 127| < 2^15 * 2^15);
    adjacent int32 lanes hold one output's halves, added at the end. */
-static void dot_avx2(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1,
-                                                     int32_t *acc, int64_t astride) {
+static void dot_avx2(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride,
+                     Prefetch *pfs) {
     int64_t k4n = L->kp / 4;
     for (int64_t nb = n0 / 16; nb < n1 / 16; nb++) {
         const int8_t *wb = L->packed + nb * k4n * 64;
@@ -183,6 +220,7 @@ static void dot_avx2(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int6
             __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
             const int8_t *w = wb;
             for (int64_t k4 = 0; k4 < k4n; k4++, w += 64) {
+                prefetch_one(pfs);
                 __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w)));
                 __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16)));
                 __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 32)));
@@ -224,13 +262,13 @@ static void dot_avx2(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int6
    weights, 4 inputs per int32 lane, 16 outputs per register; MR rows x NB blocks of 16
    outputs per pass over k. Then each row's few groups of inputs with a high part h add
    256 * h.w, with the same weights, still in cache (h = hp - hn, both unsigned bytes).
-   All int32 sums wrap exactly; the result, sum (q + 128) w, fits. vnni_finish takes the
-   128 * sum w off. */
+   All int32 sums wrap exactly; the result, sum (q + 128) w, fits. linear_part takes
+   the 128 * sum w off. */
 #define VNNI_MR 4
 #define VNNI_NB 4
 __attribute__((always_inline)) static inline void
 vnni_tile(Act *const *rows, int mr, const int8_t *wb, int nbc, int64_t k4n, int32_t *out, int64_t astride,
-          const int8_t *pf) {
+          const int8_t *pf, Prefetch *pfs) {
     __m512i acc[VNNI_MR][VNNI_NB];
     for (int r = 0; r < VNNI_MR; r++)
         for (int j = 0; j < VNNI_NB; j++)
@@ -245,6 +283,7 @@ vnni_tile(Act *const *rows, int mr, const int8_t *wb, int nbc, int64_t k4n, int3
         if (pf) /* the next outputs' weights, fetched while these are computed from cache */
             for (int j = 0; j < VNNI_NB; j++)
                 _mm_prefetch((const char *)(pf + (j * k4n + k4) * 64), _MM_HINT_T0);
+        prefetch_one(pfs);
         for (int r = 0; r < VNNI_MR; r++) {
             if (r >= mr)
                 break;
@@ -288,10 +327,9 @@ vnni_tile(Act *const *rows, int mr, const int8_t *wb, int nbc, int64_t k4n, int3
     }
 }
 
-#define VNNI_CASE(MR, NBC) vnni_tile(rows + m, MR, wb, NBC, k4n, out, astride, pf)
-static void dot_vnni(Act *const *rows, int64_t M, const Lin *L,
-                                                                             int64_t n0, int64_t n1, int32_t *acc,
-                                                                             int64_t astride) {
+#define VNNI_CASE(MR, NBC) vnni_tile(rows + m, MR, wb, NBC, k4n, out, astride, pf, pfs)
+static void dot_vnni(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride,
+                     Prefetch *pfs) {
     int64_t k4n = L->kp / 4;
     for (int64_t nb = n0 / 16; nb < n1 / 16; nb += VNNI_NB) {
         int nbc = (int)((n1 / 16 - nb) < VNNI_NB ? (n1 / 16 - nb) : VNNI_NB);
@@ -318,38 +356,34 @@ static void dot_vnni(Act *const *rows, int64_t M, const Lin *L,
 }
 #endif
 
-/* The VNNI sums were of q + 128: take 128 * sum w off. */
-#if ISA_LEVEL == ISA_VNNI
-static void vnni_finish(int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, int64_t astride) {
-    const int32_t *restrict colsum = L->colsum + n0;
-    for (int64_t m = 0; m < M; m++) {
-        int32_t *restrict y = acc + m * astride;
-        for (int64_t n = 0; n < n1 - n0; n++)
-            y[n] -= 128 * colsum[n];
-    }
-}
-#endif
 
 /* y[m][n] for n in [n0, n1): the exact products, then * row scale * channel scale (+ bias). */
 static void linear_part(Act *const *rows, int64_t M, const Lin *L, int64_t n0, int64_t n1, int32_t *acc, float *y,
-                        int64_t ystride) {
+                        int64_t ystride, Prefetch *pfs) {
     int64_t width = n1 - n0;
 #if ISA_LEVEL == ISA_VNNI
-    dot_vnni(rows, M, L, n0, n1, acc, width);
-    vnni_finish(M, L, n0, n1, acc, width);
+    dot_vnni(rows, M, L, n0, n1, acc, width, pfs);
 #elif ISA_LEVEL == ISA_AVX2
-    dot_avx2(rows, M, L, n0, n1, acc, width);
+    dot_avx2(rows, M, L, n0, n1, acc, width, pfs);
 #else
-    dot_generic(rows, M, L, n0, n1, acc, width);
+    dot_generic(rows, M, L, n0, n1, acc, width, pfs);
 #endif
     int64_t end = n1 < L->n ? n1 : L->n;
     const float *restrict scale = L->scale + n0, *restrict bias = L->bias ? L->bias + n0 : NULL;
+#if ISA_LEVEL == ISA_VNNI
+    const int32_t *restrict colsum = L->colsum + n0; /* the VNNI sums were of q + 128: take 128 * sum w off */
+#endif
     for (int64_t m = 0; m < M; m++) {
         float s = rows[m]->s;
         const int32_t *restrict a = acc + m * width;
         float *restrict out = y + m * ystride + n0;
+#if ISA_LEVEL == ISA_VNNI
+        for (int64_t n = 0; n < end - n0; n++) /* in uint32: the sums wrap exactly */
+            out[n] = ((float)(int32_t)((uint32_t)a[n] - 128u * (uint32_t)colsum[n]) * s) * scale[n];
+#else
         for (int64_t n = 0; n < end - n0; n++)
             out[n] = ((float)a[n] * s) * scale[n];
+#endif
         if (bias)
             for (int64_t n = 0; n < end - n0; n++)
                 out[n] = out[n] + bias[n];
@@ -460,6 +494,7 @@ struct Work {
     float **fbuf;
     int32_t **ibuf;
     int64_t acc_size;
+    Prefetch *pf; /* per thread, in decoding steps (T == 1); else NULL */
 };
 
 /* Points Act a at its part of a row's scratch memory p (9 * kp bytes for inputs padded to
@@ -487,7 +522,7 @@ static void linear_rows(Work *w, int tid, const Lin *L, float *y) {
         int64_t n1 = n0 + chunk < hi ? n0 + chunk : hi;
         for (int64_t m0 = 0; m0 < w->M; m0 += 64) {
             int64_t mc = w->M - m0 < 64 ? w->M - m0 : 64;
-            linear_part(w->act_ptr + m0, mc, L, n0, n1, w->acc[tid], y + m0 * L->n, L->n);
+            linear_part(w->act_ptr + m0, mc, L, n0, n1, w->acc[tid], y + m0 * L->n, L->n, w->pf ? &w->pf[tid] : NULL);
         }
     }
 }
@@ -522,6 +557,29 @@ static inline const int16_t *key_block(const int16_t *keys, int64_t blk, int64_t
 static inline int64_t value_at(int64_t p, int64_t d, int64_t D) { return (p / 2) * 2 * D + d * 2 + (p % 2); }
 
 /* Rope, quantize and store row r's keys and values; rope and quantize its queries. */
+/* In a decoding step, the cache lines where qkv_row will store the key and value of
+   thread tid's rows in layer li, to be fetched (for writing) during the qkv product: in
+   the blocked layout a key is 32 lines 256 bytes apart, and a decoding step finds them
+   in memory (a row's cache was last read a whole step ago). */
+static void qkv_slots_plan(Work *w, int tid, int64_t li, int64_t lo, int64_t hi) {
+    if (!w->pf)
+        return;
+    const Model *m = w->m;
+    int64_t Hkv = m->kv_heads, D = m->head_dim, cap = w->c->capacity;
+    Prefetch *f = &w->pf[tid];
+    Span *s = f->spans;
+    for (int64_t r = lo; r < hi; r++)
+        for (int64_t h = 0; h < Hkv; h++) {
+            const char *kc = (const char *)(w->c->k[li] + (r * Hkv + h) * cap * D + key_at(w->pos[r], 0, D));
+            const char *vc = (const char *)(w->c->v[li] + (r * Hkv + h) * cap * D + value_at(w->pos[r], 0, D));
+            *s++ = (Span){kc, kc + D * KEY_ROW, 2 * KEY_ROW}; /* a line for each pair of dims */
+            *s++ = (Span){vc, vc + 2 * D, 64};
+        }
+    f->cur = (Span){NULL, NULL, 0};
+    f->next = f->spans;
+    f->last = s;
+}
+
 static void qkv_row(Work *w, int64_t li, int64_t r) {
     const Model *m = w->m;
     int64_t H = m->heads, Hkv = m->kv_heads, D = m->head_dim, cap = w->c->capacity;
@@ -926,6 +984,7 @@ static void forward_thread(Work *w, int tid) {
         for (int64_t r = lo; r < hi; r++)
             rms_norm(w->x + r * dim, ly->attn_norm, dim, m->eps, w->h + r * dim, nb);
         prepare_rows(w, w->h, dim, ly->qkv.kp, lo, hi);
+        qkv_slots_plan(w, tid, li, lo, hi);
         barrier_wait(&w->bar);
         linear_rows(w, tid, &ly->qkv, w->big);
         barrier_wait(&w->bar);
@@ -1039,6 +1098,13 @@ static int work_alloc(Work *w) {
     w->fbuf = calloc(w->nt, sizeof(float *));
     w->ibuf = calloc(w->nt, sizeof(int32_t *));
     char *actmem = malloc(M * (kpmax * (2 + 1 + 4 + 2)));
+    if (w->T == 1 && w->c) { /* a decoding step: the prefetch plans */
+        if (!(w->pf = calloc(w->nt, sizeof(Prefetch))))
+            return -1;
+        for (int t = 0; t < w->nt; t++)
+            if (!(w->pf[t].spans = malloc(M * Hkv * 2 * sizeof(Span))))
+                return -1;
+    }
     if (!w->x || !w->h || !w->big || !w->tmp || !w->acts || !w->act_ptr || !w->qq || !w->qsc || !w->acc || !w->fbuf ||
         !w->ibuf || !actmem)
         return -1;
@@ -1079,6 +1145,9 @@ static void work_free(Work *w) {
     free(w->acc);
     free(w->fbuf);
     free(w->ibuf);
+    for (int t = 0; w->pf && t < w->nt; t++)
+        free(w->pf[t].spans);
+    free(w->pf);
 }
 
 /* hidden(): the final normalised hidden states of tokens ids (B, T) at positions pos
