@@ -25,6 +25,7 @@ import numpy as np
 from ... import environment
 from ...errors import ModelError
 from ...files import untrusted
+from . import memory
 
 if TYPE_CHECKING:  # torch is imported where a model runs: the coder's online models need only numpy
     import torch
@@ -132,20 +133,30 @@ def _ptr(a) -> int:
 
 
 class PackedLinear:
-    """One linear layer's int8 weights in the layouts core.c reads, and its scales."""
+    """One linear layer's int8 weights in the layouts core.c reads, and its scales; the
+    packed weights in `arena` (memory.py) where one is given."""
 
-    def __init__(self, w8: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> None:
+    def __init__(self, w8: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+                 arena: memory.Arena | None = None) -> None:
         w = w8.numpy().astype(np.int8)
         n, k = w.shape
-        np_, kp = -(-n // 16) * 16, -(-k // 4) * 4
+        np_, kp = self.padded_shape(w8)
         padded = np.zeros((np_, kp), dtype=np.int8)
         padded[:n, :k] = w
-        self.packed = np.ascontiguousarray(padded.reshape(np_ // 16, 16, kp // 4, 4).transpose(0, 2, 1, 3))
+        shape = (np_ // 16, kp // 4, 16, 4)
+        self.packed = arena.array(shape, np.int8) if arena is not None else np.empty(shape, dtype=np.int8)
+        self.packed[...] = padded.reshape(np_ // 16, 16, kp // 4, 4).transpose(0, 2, 1, 3)
         self.colsum = padded.astype(np.int32).sum(axis=1).astype(np.int32)
         self.scale = np.ascontiguousarray(scale.reshape(-1).numpy(), dtype=np.float32)
         self.bias = None if bias is None else np.ascontiguousarray(bias.numpy(), dtype=np.float32)
         self.struct = _Lin(n, k, np_, kp, _ptr(self.packed), _ptr(self.colsum), _ptr(self.scale),
                            _ptr(self.bias) if self.bias is not None else None)
+
+    @staticmethod
+    def padded_shape(w8: torch.Tensor) -> tuple[int, int]:
+        """Outputs padded to 16, inputs to 4: the packed layout's blocks."""
+        n, k = w8.shape
+        return -(-n // 16) * 16, -(-k // 4) * 4
 
 
 class Core:
@@ -164,8 +175,12 @@ class Core:
             keep(t)
             return t
 
+        linears = [ly[name] for ly in exact.layers for name in ("qkv", "o", "gate_up", "down")] + [exact.head]
+        # all packed weights in one arena of huge pages: a decoding step streams them all
+        arena = memory.Arena(memory.Arena.room([PackedLinear.padded_shape(x.w8) for x in linears]))
+
         def lin(layer) -> _Lin:
-            p = PackedLinear(layer.w8, layer.scale, layer.bias)
+            p = PackedLinear(layer.w8, layer.scale, layer.bias, arena)
             keep(p)
             return p.struct
 
