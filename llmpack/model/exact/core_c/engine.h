@@ -556,7 +556,6 @@ static inline const int16_t *key_block(const int16_t *keys, int64_t blk, int64_t
 }
 static inline int64_t value_at(int64_t p, int64_t d, int64_t D) { return (p / 2) * 2 * D + d * 2 + (p % 2); }
 
-/* Rope, quantize and store row r's keys and values; rope and quantize its queries. */
 /* In a decoding step, the cache lines where qkv_row will store the key and value of
    thread tid's rows in layer li, to be fetched (for writing) during the qkv product: in
    the blocked layout a key is 32 lines 256 bytes apart, and a decoding step finds them
@@ -580,6 +579,7 @@ static void qkv_slots_plan(Work *w, int tid, int64_t li, int64_t lo, int64_t hi)
     f->last = s;
 }
 
+/* Rope, quantize and store row r's keys and values; rope and quantize its queries. */
 static void qkv_row(Work *w, int64_t li, int64_t r) {
     const Model *m = w->m;
     int64_t H = m->heads, Hkv = m->kv_heads, D = m->head_dim, cap = w->c->capacity;
@@ -1098,13 +1098,6 @@ static int work_alloc(Work *w) {
     w->fbuf = calloc(w->nt, sizeof(float *));
     w->ibuf = calloc(w->nt, sizeof(int32_t *));
     char *actmem = malloc(M * (kpmax * (2 + 1 + 4 + 2)));
-    if (w->T == 1 && w->c) { /* a decoding step: the prefetch plans */
-        if (!(w->pf = calloc(w->nt, sizeof(Prefetch))))
-            return -1;
-        for (int t = 0; t < w->nt; t++)
-            if (!(w->pf[t].spans = malloc(M * Hkv * 2 * sizeof(Span))))
-                return -1;
-    }
     if (!w->x || !w->h || !w->big || !w->tmp || !w->acts || !w->act_ptr || !w->qq || !w->qsc || !w->acc || !w->fbuf ||
         !w->ibuf || !actmem)
         return -1;
@@ -1119,6 +1112,13 @@ static int work_alloc(Work *w) {
         w->ibuf[t] = malloc((2 * (H / Hkv) * cap + 1) * sizeof(int32_t));
         if (!w->acc[t] || !w->fbuf[t] || !w->ibuf[t])
             return -1;
+    }
+    if (w->T == 1 && w->c) { /* a decoding step: the prefetch plans */
+        if (!(w->pf = calloc(w->nt, sizeof(Prefetch))))
+            return -1;
+        for (int t = 0; t < w->nt; t++)
+            if (!(w->pf[t].spans = malloc(M * Hkv * 2 * sizeof(Span))))
+                return -1;
     }
     return 0;
 }
