@@ -9,25 +9,12 @@
    each POSITIONS long, are passed over once per timing ("memory": every head once; "cache":
    the same 4 heads again and again). Random integers in the engine's own layout; the
    products are the engine's, compiled from its source. Needs an AVX512-VNNI CPU. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-#define ISA_LEVEL ISA_VNNI
-#define VARIANT bench
-#include "../llmpack/model/exact/core_c/engine.h"
-#include <stdio.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "engine_bench.h"
+#if ENGINE_BENCH
 
 int main(int argc, char **argv) {
-    if (!__builtin_cpu_supports("avx512vnni")) {
-        fprintf(stderr, "needs an AVX512-VNNI CPU\n");
+    if (need_vnni())
         return 2;
-    }
     const int64_t D = 64, G = 3, L = argc > 1 ? atol(argv[1]) : 900, rows = argc > 2 ? atol(argv[2]) : 22;
     const int64_t heads = rows * 30 * 3, cap = (L + KEY_GROUP - 1) / KEY_GROUP * KEY_GROUP;
     const int64_t nb = (L + KEY_BLOCK - 1) / KEY_BLOCK, npairs = (L + 1) / 2;
@@ -72,6 +59,4 @@ int main(int argc, char **argv) {
     }
     return (int)(sink & 0);
 }
-#else
-int main(void) { return 2; }
 #endif

@@ -12,22 +12,12 @@
    where they fit: not the LM head's 28 MB); the next two cycle through COPIES copies, so
    that with 40 of them (70 MB for gate_up) each pass reads its weights from memory, as a
    decoding step does, in ordinary pages and then advised MADV_HUGEPAGE (memory.py's).
-   Each line gives the best of the passes, counting the high parts' products too. Random numbers; the
-   products are the engine's, compiled from its source. Needs an AVX512-VNNI CPU. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-#define ISA_LEVEL ISA_VNNI
-#define VARIANT bench
-#include "../llmpack/model/exact/core_c/engine.h"
-#include <stdio.h>
+   Each line gives the best of the passes, counting the high parts' products too. Random
+   numbers; the products are the engine's, compiled from its source. Needs an
+   AVX512-VNNI CPU. */
+#include "engine_bench.h"
+#if ENGINE_BENCH
 #include <sys/mman.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void run(int64_t n, int64_t k, int64_t M, double high, int copies, int huge) {
     const int64_t np = (n + 15) / 16 * 16, kp = (k + 3) / 4 * 4, page = 2 << 20;
@@ -73,10 +63,8 @@ static void run(int64_t n, int64_t k, int64_t M, double high, int copies, int hu
 }
 
 int main(int argc, char **argv) {
-    if (!__builtin_cpu_supports("avx512vnni")) {
-        fprintf(stderr, "needs an AVX512-VNNI CPU\n");
+    if (need_vnni())
         return 2;
-    }
     int64_t n = argc > 1 ? atol(argv[1]) : 3072, k = argc > 2 ? atol(argv[2]) : 576, M = argc > 3 ? atol(argv[3]) : 22;
     double high = argc > 4 ? atof(argv[4]) : 0.03;
     int copies = argc > 5 ? atoi(argv[5]) : 40;
@@ -85,11 +73,5 @@ int main(int argc, char **argv) {
     run(n, k, M, high, copies, 0);
     run(n, k, M, high, copies, 1);
     return 0;
-}
-#else
-#include <stdio.h>
-int main(void) {
-    fprintf(stderr, "needs x86-64 and GCC\n");
-    return 2;
 }
 #endif
