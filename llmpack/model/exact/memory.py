@@ -49,7 +49,7 @@ class Arena:
     @staticmethod
     def room(shapes: list[tuple[int, ...]], itemsize: int = 1) -> int:
         """Bytes an arena needs for arrays of these shapes."""
-        return sum(-(-math.prod(s) * itemsize // ALIGN) * ALIGN for s in shapes)
+        return sum(_lines(math.prod(s) * itemsize) for s in shapes)
 
     def array(self, shape: tuple[int, ...], dtype) -> np.ndarray:
         """The next zeroed array of this shape."""
@@ -58,5 +58,10 @@ class Arena:
         if self.used + n > self.size:
             raise MemoryError("arena exhausted")
         out = self._bytes[self.used : self.used + n].view(dtype).reshape(shape)
-        self.used += -(-n // ALIGN) * ALIGN
+        self.used += _lines(n)
         return out
+
+
+def _lines(nbytes: int) -> int:
+    """nbytes rounded up to whole cache lines: what an array takes of an arena."""
+    return -(-nbytes // ALIGN) * ALIGN

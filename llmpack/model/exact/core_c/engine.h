@@ -142,7 +142,8 @@ static void act_prepare(Act *a, const float *x, int64_t k, int64_t kp, int64_t l
             continue;
         __m128i hp = _mm512_cvtepi32_epi8(_mm512_max_epi32(h, _mm512_setzero_si512())); /* a byte per input */
         __m128i hn = _mm512_cvtepi32_epi8(_mm512_max_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), h), _mm512_setzero_si512()));
-        __mmask8 groups = _mm_test_epi32_mask(_mm_or_si128(hp, hn), _mm_or_si128(hp, hn));
+        __m128i any = _mm_or_si128(hp, hn);
+        __mmask8 groups = _mm_test_epi32_mask(any, any);
         __mmask8 first = (__mmask8)((1u << __builtin_popcount(groups)) - 1);
         _mm_mask_storeu_epi32(a->hg + a->ng, first, _mm_maskz_compress_epi32(groups, _mm_add_epi32(_mm_set1_epi32((int32_t)g), steps)));
         _mm_mask_storeu_epi32(a->hp + a->ng, first, _mm_maskz_compress_epi32(groups, hp));
