@@ -2,10 +2,12 @@
 12 records of 300-1,500 bytes, each compressed alone at the default level, without and
 with a dictionary trained (`llmpack.train.train`) from 50 other records of that kind.
 
-    python eval/train_dictionary.py [--kinds pydoc,earthquakes,toolcalls,c4] [--decode 2]
+    python eval/train_dictionary.py [--kinds pydoc,docstrings,earthquakes,toolcalls,c4] [--decode 2]
 
 Kinds (records cut from real files, shuffled with a fixed seed; the 12 are never among
-the 50): pydoc = the topics of Python's pydoc_data (documentation), earthquakes = two
+the 50): pydoc = the topics of Python's pydoc_data (documentation; only 35 in range),
+docstrings = the docstrings of the public names of 50 standard-library modules, each
+after its dotted name (documentation with enough records), earthquakes = two
 GeoJSON features of ../shared/corpus/data/vega_earthquakes.json per record, toolcalls =
 conversations of ../shared/corpus/sharegpt/llamafactory_glaive_toolcall_en_demo.json,
 c4 = web pages of ../shared/corpus/prose/llamafactory_c4_demo.jsonl. --decode N decodes
@@ -26,7 +28,31 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 TEST, SAMPLES, LOW, HIGH = 12, 50, 300, 1500
 
 
+DOCSTRING_MODULES = (
+    "os shutil subprocess json re itertools functools collections pathlib argparse logging socket threading "
+    "asyncio typing datetime random statistics textwrap string zipfile tarfile urllib.request http.client "
+    "email.message csv sqlite3 heapq bisect inspect dataclasses enum contextlib tempfile glob fnmatch hashlib "
+    "base64 struct codecs io time math decimal fractions unittest difflib pprint copy pickle"
+).split()
+
+
+def docstrings() -> list[bytes]:
+    import importlib
+    import inspect
+
+    found = set()
+    for name in DOCSTRING_MODULES:
+        module = importlib.import_module(name)
+        for attr, obj in inspect.getmembers(module):
+            doc = None if attr.startswith("_") else inspect.getdoc(obj)
+            if doc and (getattr(obj, "__module__", None) or "").startswith(name.split(".")[0]):
+                found.add(f"{name}.{attr}\n\n{doc}".encode())
+    return sorted(found)
+
+
 def records(kind: str) -> list[bytes]:
+    if kind == "docstrings":
+        return docstrings()
     if kind == "pydoc":
         import pydoc_data.topics as topics
 
@@ -46,7 +72,7 @@ def records(kind: str) -> list[bytes]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kinds", default="pydoc,earthquakes,toolcalls,c4")
+    ap.add_argument("--kinds", default="pydoc,docstrings,earthquakes,toolcalls,c4")
     ap.add_argument("--decode", type=int, default=0)
     args = ap.parse_args()
     lm = llmpack.Compressor().ctx.get_model()
