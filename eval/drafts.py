@@ -9,7 +9,7 @@ the guess is right, the step's second position gives the following token's weigh
 two tokens in one step. The guess must exist before the step, so it cannot come from
 the step's own output. Printed per file, over the text cut into --segments pieces as the
 coder cuts it: how often the n-gram draft (the latest follower of the longest earlier
-context of up to --order tokens in the same segment, as the match model finds them) is
+context of up to --order tokens in the same segment, backing off to shorter ones) is
 right, and, for scale, how often the model's own most likely token is (which a draft
 could only approach). Nothing here changes what llmpack writes.
 """
@@ -33,7 +33,7 @@ from bench import read_spec  # noqa: E402
 def ngram_hits(ids: list[int], order: int) -> int:
     """Positions whose token equals the follower of the longest earlier context (up to
     `order` tokens) that has been seen before in ids."""
-    tables: list[dict] = [{} for _ in range(order + 1)]
+    tables: dict[int, dict] = {k: {} for k in range(1, order + 1)}  # context length -> context -> follower
     hits = 0
     for t, token in enumerate(ids):
         for k in range(min(order, t), 0, -1):

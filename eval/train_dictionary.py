@@ -44,7 +44,9 @@ def docstrings() -> list[bytes]:
     for name in DOCSTRING_MODULES:
         module = importlib.import_module(name)
         for attr, obj in inspect.getmembers(module):
-            doc = None if attr.startswith("_") else inspect.getdoc(obj)
+            if attr.startswith("_"):
+                continue
+            doc = inspect.getdoc(obj)
             if doc and (getattr(obj, "__module__", None) or "").startswith(name.split(".")[0]):
                 found.add(f"{name}.{attr}\n\n{doc}".encode())
     return sorted(found)
